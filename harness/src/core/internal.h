@@ -1,0 +1,405 @@
+/* Mock emulator core: state shared between the erl_driver API areas.
+ *
+ * The erl_driver API has no context argument, so the emulator is one global
+ * (dc__g). ErlDrvPort handles are pointers into a fixed port table, which
+ * makes handle validation and lookup O(1). Each API area (one .c file each:
+ * output, queue, binary, memory, timer, select, async, monitor, thread, term,
+ * port, misc, erl) keeps its private state static in its own file and exposes
+ * only what other areas need, in its section below.
+ *
+ * Every erl_driver entry point is a thin function: record (coverage/context),
+ * check (rules via dc__flag), then emulate what ERTS does. */
+#ifndef DC_CORE_INTERNAL_H
+#define DC_CORE_INTERNAL_H
+
+#include <erl_driver.h>
+#include <ei.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../rules/internal.h"
+#include "drvcheck/drvcheck.h"
+
+/* ------------------------------------------------------------------------ */
+/* Callbacks                                                                 */
+
+#define DC__CALLBACK_MAP(X)                                                    \
+  X(INIT, "init")                                                              \
+  X(START, "start")                                                            \
+  X(STOP, "stop")                                                              \
+  X(OUTPUT, "output")                                                          \
+  X(READY_INPUT, "ready_input")                                                \
+  X(READY_OUTPUT, "ready_output")                                              \
+  X(FINISH, "finish")                                                          \
+  X(CONTROL, "control")                                                        \
+  X(TIMEOUT, "timeout")                                                        \
+  X(OUTPUTV, "outputv")                                                        \
+  X(READY_ASYNC, "ready_async")                                                \
+  X(FLUSH, "flush")                                                            \
+  X(CALL, "call")                                                              \
+  X(PROCESS_EXIT, "process_exit")                                              \
+  X(STOP_SELECT, "stop_select")                                                \
+  X(EMERGENCY_CLOSE, "emergency_close")                                        \
+  X(ASYNC_INVOKE, "async_invoke")                                              \
+  X(ASYNC_FREE, "async_free")
+
+typedef enum {
+  DC__CB_NONE = 0,
+#define DC__CB_ENUM(e, s) DC__CB_##e,
+  DC__CALLBACK_MAP(DC__CB_ENUM)
+#undef DC__CB_ENUM
+      DC__CB_COUNT
+} dc__cb;
+
+/* Returns "output", "stop", ... ("none" for DC__CB_NONE); static storage. */
+const char *dc__cb_name(dc__cb cb);
+
+/* ------------------------------------------------------------------------ */
+/* Terms: the mock's ErlDrvTermData encoding (erl.c, term.c)                 */
+/* Low 6 bits are a tag, the rest an index. driver_term_nil is 0x3B, the     */
+/* value OTP 25 uses on 64-bit, so drivers comparing against it still work.  */
+
+#define DC__TAG_BITS 6
+#define DC__TAG_MASK ((ErlDrvTermData)0x3F)
+#define DC__TAG_PID ((ErlDrvTermData)0x03)
+#define DC__TAG_PORT ((ErlDrvTermData)0x07)
+#define DC__TAG_ATOM ((ErlDrvTermData)0x0B)
+#define DC__NIL ((ErlDrvTermData)0x3B)
+#define DC__MK(tag, idx) ((((ErlDrvTermData)(idx)) << DC__TAG_BITS) | (tag))
+#define DC__IDX(t) ((t) >> DC__TAG_BITS)
+#define DC__IS(t, tag) (((t)&DC__TAG_MASK) == (tag))
+
+/* ------------------------------------------------------------------------ */
+/* Erlang-side model (erl.c): processes, atoms, the observable trace         */
+
+#define DC__MAX_PROCS 256
+#define DC__MAX_ATOMS 4096
+
+/* Kinds of Erlang-visible events. */
+typedef enum {
+  DC__EV_MSG = 1,       /* a message `to` receives (etf = the message term) */
+  DC__EV_OPEN,          /* open_port result: etf = port id or {error,Reason} */
+  DC__EV_CONTROL_REPLY, /* port_control result: etf = list/binary or badarg */
+  DC__EV_CALL_REPLY,    /* port_call result: etf = term or badarg */
+  DC__EV_COMMAND,       /* port_command result when not true (badarg/false) */
+  DC__EV_PORT_EXIT      /* the port terminated: etf = exit reason */
+} dc__ev_kind;
+
+/* One trace entry; owned by the trace, valid until dc__trace_reset(). */
+typedef struct dc__event {
+  struct dc__event *next;
+  uint64_t seq;
+  dc__ev_kind kind;
+  ErlDrvTermData to;   /* receiving pid (DC__EV_MSG) or the caller */
+  ErlDrvTermData from; /* sending port or pid */
+  size_t len;          /* bytes of etf */
+  char *etf;           /* external term format, starts with 131 */
+} dc__event;
+
+/* Creates a live process (pid term); name is for printing only, copied. */
+ErlDrvTermData dc__proc_spawn(const char *name);
+/* 1 if pid denotes a live process, 0 otherwise (also for non-pid terms). */
+int dc__proc_alive(ErlDrvTermData pid);
+/* Marks pid dead (no callbacks: monitors are fired by dc__proc_exit in
+ * monitor.c which calls this). */
+void dc__proc_mark_dead(ErlDrvTermData pid);
+/* Index in the atom table for `name` (interned; thread-safe), or -1 if the
+ * table is full. */
+ErlDrvTermData dc__atom(const char *name);
+/* Text of an atom term, or NULL if t is not a valid atom; static storage. */
+const char *dc__atom_text(ErlDrvTermData t);
+
+/* Appends an event to the trace. etf/len are copied (etf may be an ei_x_buff
+ * buffer, including the 131 version byte). Thread-safe. */
+void dc__trace_add(dc__ev_kind kind, ErlDrvTermData to, ErlDrvTermData from,
+                   const char *etf, size_t len);
+/* First trace event (oldest), or NULL. Not thread-safe against writers. */
+const dc__event *dc__trace_first(void);
+/* Number of events recorded. */
+size_t dc__trace_count(void);
+void dc__trace_reset(void);
+
+/* Prints a term in the style of io:format("~w") into buf (NUL-terminated,
+ * truncated with "..." when it does not fit). Pids as <0.N.0>, ports as
+ * #Port<0.N>. Returns 0, or -1 when etf is not valid external format. */
+int dc__etf_print(const char *etf, size_t len, char *buf, size_t cap);
+/* Prints one event as a trace line, e.g. "<0.80.0> <- {#Port<0.3>,...}". */
+int dc__event_print(const dc__event *ev, char *buf, size_t cap);
+
+/* ETF encoding helpers for the mock's own term words (atoms, pids, ports),
+ * on top of ei_x_encode_*. Return 0 or -1. */
+int dc__x_encode_term_word(ei_x_buff *x, ErlDrvTermData t);
+int dc__x_encode_pid(ei_x_buff *x, ErlDrvTermData pid);
+int dc__x_encode_port(ei_x_buff *x, ErlDrvTermData port);
+
+/* ------------------------------------------------------------------------ */
+/* Ports (port.c)                                                            */
+
+#define DC__MAX_PORTS 1024
+
+typedef enum {
+  DC__PORT_FREE = 0, /* slot never used */
+  DC__PORT_STARTING, /* inside start() */
+  DC__PORT_OPEN,
+  DC__PORT_CLOSING, /* flush called, waiting for the queue to drain */
+  DC__PORT_EXITING, /* inside terminate (stop running) */
+  DC__PORT_DEAD     /* terminated; the handle stays invalid forever */
+} dc__port_state;
+
+/* The driver queue (queue.c). One contiguous SysIOVec/binv array pair with
+ * free slack at the front and back, so driver_peekq can return a pointer into
+ * it and pushq is O(1) amortized. iov[head .. head+len) are live. */
+typedef struct dc__ioq {
+  SysIOVec *iov;
+  ErlDrvBinary **binv;
+  size_t cap;  /* slots allocated */
+  size_t head; /* first live slot */
+  size_t len;  /* live slots */
+  ErlDrvSizeT size;
+} dc__ioq;
+
+/* Port open options the model supports (open_port/2 options). */
+#define DC__OPT_BINARY 1 /* binary */
+#define DC__OPT_EOF 2    /* eof */
+
+typedef struct dc__port {
+  unsigned idx;           /* slot index in dc__g.ports */
+  ErlDrvTermData id;      /* port term (#Port<0.N>) */
+  _Atomic int state;      /* dc__port_state */
+  ErlDrvData drv_data;    /* start()'s (or init_ack's) value */
+  ErlDrvTermData owner;   /* connected process */
+  ErlDrvTermData caller;  /* driver_caller(): set around start/output/... */
+  int owner_linked;       /* owner linked (driver_exit unlinks it) */
+  char name[128];         /* port name: the full open command */
+  int opts;               /* DC__OPT_* requested at open */
+  int flags;              /* PORT_FLAG_* as get_port_flags reports */
+  int control_flags;      /* set_port_control_flags */
+  int busy;               /* set_busy_port */
+  ErlDrvSizeT msgq_low, msgq_high;
+  int init_ack_pending;   /* USE_INIT_ACK open waiting for erl_drv_init_ack */
+  int init_acked;         /* erl_drv_init_ack done */
+  ErlDrvSInt os_pid;
+  int timeslice_used;     /* percent consumed in the current callback */
+  pthread_mutex_t lock;   /* port lock (with ERL_DRV_FLAG_USE_PORT_LOCKING) */
+  /* queue.c */
+  dc__ioq q;
+  ErlDrvPDL pdl;          /* driver_pdl_create, or NULL */
+  /* timer.c */
+  int timer_armed;
+  uint64_t timer_deadline; /* virtual ms */
+  /* per-port statistics */
+  unsigned long callbacks;
+} dc__port;
+
+/* O(1): the port behind a handle, or NULL when h does not point at a slot of
+ * the table (garbage handle). Does not check state. */
+dc__port *dc__port_lookup(ErlDrvPort h);
+/* As dc__port_lookup, and NULL unless the port is alive (STARTING, OPEN,
+ * CLOSING or EXITING): the ERTS "invalid port" check. */
+dc__port *dc__port_live(ErlDrvPort h);
+/* Same check for a port term (driver_mk_port value). */
+dc__port *dc__port_by_term(ErlDrvTermData t);
+static inline ErlDrvPort dc__port_handle(dc__port *p) { return (ErlDrvPort)p; }
+
+/* Erlang-side operations on ports (the sequencer drives these). All run on
+ * the calling thread as an emulator (scheduler) thread. */
+
+/* Result of open_port. */
+typedef struct dc__open_result {
+  dc__port *port; /* NULL on failure */
+  const char *error; /* "einval", "badarg", errno atom..., or NULL */
+} dc__open_result;
+
+/* open_port({spawn_driver, cmd}, opts) from owner. Calls start(); records a
+ * DC__EV_OPEN event. */
+dc__open_result dc__port_open(const char *cmd, int opts, ErlDrvTermData owner);
+/* port_command(Port, Data) from sender: outputv if the driver has it (iov[0]
+ * empty placeholder), else output with a private copy. The data is given as
+ * `n` segments (each delivered as one piece of the I/O vector). force = the
+ * [force] option. Returns 0 delivered, DC_ESTATE when the port is busy and
+ * the command would suspend (not delivered), DC_EINVAL for badarg. */
+int dc__port_command(dc__port *p, ErlDrvTermData sender, const SysIOVec *segs,
+                     int n, int force);
+/* port_control(Port, Cmd, Data): records a DC__EV_CONTROL_REPLY. */
+int dc__port_control(dc__port *p, ErlDrvTermData caller, unsigned cmd,
+                     const char *buf, size_t len);
+/* erlang:port_call(Port, Cmd, Term) where etf/len = term_to_binary(Term). */
+int dc__port_call(dc__port *p, ErlDrvTermData caller, unsigned cmd,
+                  const char *etf, size_t len);
+/* Exit signal to the port with reason (ETF of the reason term; "normal" for
+ * port_close/1). bang_close = Port ! {Owner, close} (then {Port,closed} is
+ * sent to the owner after stop). Implements flush/CLOSING/terminate. */
+int dc__port_exit(dc__port *p, const char *reason_atom, int bang_close);
+/* Terminates the port now: cancel timer, stop(), free queue, state DEAD. */
+void dc__port_terminate(dc__port *p, const char *reason_atom);
+/* Called after every callback (outermost): a CLOSING port whose queue is
+ * empty terminates (the ERTS callback epilogue). */
+void dc__port_epilogue(dc__port *p);
+/* Iterates live ports: returns the first live port with idx >= from, or NULL. */
+dc__port *dc__port_next_live(unsigned from);
+
+/* Callback framing: every driver callback goes through dc__cb_enter/leave,
+ * which take the port (or driver) lock unless this thread already holds it,
+ * set driver_caller, record coverage and the calling context, and run the
+ * epilogue when the outermost callback returns. */
+typedef struct dc__cbframe {
+  dc__port *prev_port;
+  dc__cb prev_cb;
+  int took_lock;
+  ErlDrvTermData prev_caller;
+} dc__cbframe;
+void dc__cb_enter(dc__port *p, dc__cb cb, ErlDrvTermData caller,
+                  dc__cbframe *f);
+void dc__cb_leave(dc__port *p, dc__cbframe *f);
+
+/* ------------------------------------------------------------------------ */
+/* Calling context (who runs what on this thread)                           */
+
+typedef enum {
+  DC__THR_OTHER = 0, /* unknown thread */
+  DC__THR_EMU,       /* emulator (scheduler) thread */
+  DC__THR_ASYNC,     /* async pool worker */
+  DC__THR_DRIVER,    /* created with erl_drv_thread_create */
+  DC__THR_POLL       /* delivers deferred stop_select */
+} dc__thr_kind;
+
+typedef struct dc__ctx {
+  dc__thr_kind kind;
+  dc__port *port;       /* port whose callback runs on this thread */
+  dc__cb cb;            /* callback running (DC__CB_NONE between callbacks) */
+  int depth;            /* callback nesting (stop inside driver_failure...) */
+  const char *stimulus; /* what the sequencer is doing ("false_event"...) */
+} dc__ctx;
+
+extern _Thread_local dc__ctx dc__tls;
+
+/* Reports a finding in the current context (callback, port, stimulus taken
+ * from dc__tls; site = the caller's return address into the driver). */
+#define dc__flag(rule, api, ...)                                               \
+  dc__flag_at((rule), (api), __builtin_return_address(0), __VA_ARGS__)
+void dc__flag_at(dc_rule rule, const char *api, const void *site,
+                 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* ------------------------------------------------------------------------ */
+/* The emulator                                                              */
+
+typedef struct dc__emu {
+  ErlDrvEntry *entry;     /* the driver's entry (as handed over) */
+  ErlDrvEntry snapshot;   /* copy taken at load, for entry.modified */
+  char driver_name[64];
+  int port_locking;       /* ERL_DRV_FLAG_USE_PORT_LOCKING */
+  int loaded;             /* init() succeeded, finish() not yet called */
+  int is_static;          /* linked in, not dlopen'ed */
+  int locked_driver;      /* driver_lock_driver called */
+  pthread_mutex_t drv_lock; /* driver-level lock (no port locking) */
+  dc__port ports[DC__MAX_PORTS];
+  _Atomic unsigned nports; /* slots used so far (never reused) */
+  _Atomic uint64_t now_ms; /* virtual clock, advanced by the sequencer */
+  int async_threads;       /* pool size */
+  _Atomic unsigned long cb_count[DC__CB_COUNT]; /* coverage */
+  int trace_enabled;       /* record Erlang-visible events */
+} dc__emu;
+
+extern dc__emu dc__g;
+
+/* Resets the whole emulator to a fresh state (every area's reset). Must be
+ * called with no driver threads running. */
+void dc__emu_reset(int async_threads);
+
+/* ------------------------------------------------------------------------ */
+/* Per-area hooks (called by port.c / the runner)                            */
+
+/* queue.c: frees all queue contents (stopq); returns bytes dropped. */
+ErlDrvSizeT dc__queue_clear(dc__port *p);
+/* queue.c: current size without rule checks (the emulator's own view). */
+ErlDrvSizeT dc__queue_size(dc__port *p);
+/* queue.c: drops the port's reference to its PDL at termination. */
+void dc__pdl_port_gone(dc__port *p);
+
+/* binary.c: number of live driver binaries; validation used by others:
+ * returns 1 if bin is a live binary made by driver_alloc_binary. */
+int dc__bin_valid(const ErlDrvBinary *bin);
+size_t dc__bin_live_count(void);
+void dc__bin_reset(void);
+
+/* memory.c: live driver_alloc blocks and bytes; reset frees nothing (the
+ * driver owns them) but forgets them. */
+size_t dc__mem_live_count(size_t *bytes);
+/* 1 if ptr is a live block returned by driver_alloc/driver_realloc. */
+int dc__mem_valid(const void *ptr);
+void dc__mem_reset(void);
+
+/* timer.c: advance the virtual clock by ms, firing due timeouts in deadline
+ * order. Returns the number of timeouts fired. */
+int dc__timer_advance(uint64_t ms);
+/* timer.c: earliest armed deadline, or UINT64_MAX. */
+uint64_t dc__timer_next(void);
+void dc__timer_cancel_port(dc__port *p);
+
+/* select.c: one entry per fd the driver selected. */
+typedef enum {
+  DC__SS_SYNC = 0, /* stop_select inside driver_select (usual case) */
+  DC__SS_DEFERRED  /* later, from another thread, no lock held */
+} dc__stop_select_mode;
+void dc__select_set_mode(dc__stop_select_mode m);
+/* Polls selected fds (timeout_ms, 0 = no wait) and dispatches ready_output
+ * then ready_input for real events. Returns callbacks run. */
+int dc__select_poll(int timeout_ms);
+/* Delivers an event for fd/mode (ERL_DRV_READ or ERL_DRV_WRITE) whether or
+ * not the fd is ready (a false event when it is not). Returns 0, or -1 when
+ * the fd is not selected for that mode by a live port. */
+int dc__select_fire(int fd, int mode);
+/* Runs deferred stop_select calls on a separate thread with no lock held
+ * (and waits for it). Returns how many ran. */
+int dc__select_run_deferred(void);
+/* Number of fds currently selected by port p (any mode, incl. USE). */
+int dc__select_count(dc__port *p);
+/* Visits selected fds: returns the next selected fd > after, or -1; *mode
+ * gets the modes and *port the owner. */
+int dc__select_next(int after, int *mode, dc__port **port);
+void dc__select_reset(void);
+
+/* async.c */
+/* Delivers completed jobs on this (emulator) thread: ready_async for live
+ * ports, async_free otherwise. max < 0 = all. Returns jobs delivered. */
+int dc__async_deliver(int max);
+/* Waits until all queued jobs finished running (not delivered). */
+void dc__async_wait_idle(void);
+/* Jobs queued or running, and completed-but-undelivered. */
+int dc__async_pending(int *completed);
+void dc__async_start(int nthreads);
+void dc__async_stop(void); /* joins workers; undelivered jobs get async_free */
+
+/* monitor.c */
+/* A process exits: fires process_exit for every driver monitor on it (port
+ * locked), then marks it dead. Ports it owns get an exit signal with reason. */
+void dc__proc_exit(ErlDrvTermData pid, const char *reason_atom);
+/* Silently removes all driver monitors of port p (port exit). */
+void dc__monitor_port_gone(dc__port *p);
+void dc__monitor_reset(void);
+
+/* thread.c */
+/* Joins nothing; reports counts of live driver threads/mutexes/conds/rwlocks/
+ * tsd keys (for thread.leak_at_finish later). */
+void dc__thread_live_counts(int *threads, int *locks);
+void dc__thread_reset(void);
+
+/* misc.c */
+void dc__misc_reset(void); /* emulated environment, dl error state */
+
+/* term.c: builds the term described by an ERL_DRV_* spec into x (ETF with
+ * version byte). Returns 0, or -1 when the spec is invalid (a term.* finding
+ * has been reported via dc__flag with api). */
+int dc__term_build(const ErlDrvTermData *spec, int n, ei_x_buff *x,
+                   const char *api);
+
+/* output.c: sends {Port,{data,Data}} to the owner where Data is header bytes
+ * hbuf[0..hlen) followed by the vector (list mode: one flat list; binary
+ * mode: [H1..Hn | <<Bin>>] or, with several segments (outputv), one binary
+ * per non-empty segment, last one as tail). Returns 0, -1 (dead port). */
+int dc__deliver_data(dc__port *p, const char *hbuf, size_t hlen,
+                     const SysIOVec *segs, int nsegs);
+
+#endif

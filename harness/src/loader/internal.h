@@ -1,0 +1,31 @@
+/* Loader: dlopen a driver, resolve driver_init, check the entry, call init. */
+#ifndef DC_LOADER_INTERNAL_H
+#define DC_LOADER_INTERNAL_H
+
+#include <stddef.h>
+
+#include "../core/internal.h"
+
+/* Loads the driver at path into the (freshly reset) emulator: dlopen with
+ * RTLD_NOW, resolve driver_init, call it, run the entry.* checks, call init().
+ * Returns 0 when the driver is loaded (dc__g.loaded = 1); DC_ELOAD when the
+ * emulator would refuse it (the matching entry.* finding is recorded); or
+ * DC_ENOENT / DC_ENOTSO / DC_ENOINIT / DC_EUNRESOLVED with a one-line message
+ * in errbuf (caller-owned). */
+int dc__load_driver(const char *path, char *errbuf, size_t cap);
+
+/* As dc__load_driver for a driver linked into this executable
+ * (STATIC_ERLANG_DRIVER): init_fn is its <name>_driver_init. */
+int dc__load_static(ErlDrvEntry *(*init_fn)(void), char *errbuf, size_t cap);
+
+/* Unloads: every live port gets exit reason driver_unloaded (terminated),
+ * async jobs are drained, finish() is called, the library is dlclose'd
+ * unless driver_lock_driver pinned it. Returns 0, or DC_ESTATE if no driver
+ * is loaded. */
+int dc__unload_driver(void);
+
+/* Checks the entry for entry.modified against the load-time snapshot
+ * (handle/handle2 excluded); reports once per field. Returns 1 if changed. */
+int dc__entry_check_modified(void);
+
+#endif

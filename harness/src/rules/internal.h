@@ -1,0 +1,62 @@
+/* Rule catalogue and the one reporter every check goes through. */
+#ifndef DC_RULES_INTERNAL_H
+#define DC_RULES_INTERNAL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#include "drvcheck/drvcheck.h"
+
+typedef enum {
+#define DC_RULE(sym, id, sev, title, why, doc) DC_RULE_##sym,
+#include "rules.def"
+#undef DC_RULE
+  DC_RULE_COUNT
+} dc_rule;
+
+/* One finding as recorded by the reporter; strings are copied in. */
+typedef struct dc__finding {
+  dc_rule rule;
+  unsigned count;      /* occurrences merged into this one (same rule+site) */
+  int port;            /* port number, or -1 for load/unload/thread */
+  char callback[24];   /* running callback, "load", "unload" or "thread" */
+  char api[40];        /* API function involved, "" when none */
+  char stimulus[48];   /* stimulus that exposed it, "" when plain */
+  char location[160];  /* driver source location (symbol+offset), or "" */
+  char message[320];   /* human-readable detail */
+} dc__finding;
+
+/* Context a finding is reported in; filled by the caller (the core). */
+typedef struct dc__report_ctx {
+  const char *callback;
+  int port;
+  const char *api;
+  const char *stimulus;
+  const void *site; /* return address inside the driver, or NULL */
+} dc__report_ctx;
+
+/* Records a finding (deduplicated by rule, callback, api and site). Thread-safe. */
+void dc__report(dc_rule rule, const dc__report_ctx *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void dc__vreport(dc_rule rule, const dc__report_ctx *ctx, const char *fmt,
+                 va_list ap);
+
+/* Findings recorded so far; the array is owned by the reporter and valid until
+ * dc__findings_reset(). */
+const dc__finding *dc__findings(size_t *n);
+void dc__findings_reset(void);
+/* Number of recorded findings (after dedup) of `rule`. */
+unsigned dc__findings_count(dc_rule rule);
+/* Disables (or re-enables) one rule: disabled rules are never recorded. */
+void dc__rule_set_enabled(dc_rule rule, int enabled);
+
+const char *dc__rule_id(dc_rule rule);
+dc_severity dc__rule_severity(dc_rule rule);
+const char *dc__rule_title(dc_rule rule);
+const char *dc__rule_rationale(dc_rule rule);
+const char *dc__rule_doc(dc_rule rule);
+
+/* Formats a code address as "object(symbol+0xoff)"; buf is caller-owned. */
+void dc__describe_site(const void *site, char *buf, size_t cap);
+
+#endif
