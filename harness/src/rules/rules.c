@@ -1,5 +1,4 @@
 /* The rule catalogue tables and the reporter: one place records findings. */
-#define _GNU_SOURCE
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
