@@ -24,6 +24,10 @@ int dc__load_static(ErlDrvEntry *(*init_fn)(void), char *errbuf, size_t cap);
  * is loaded. */
 int dc__unload_driver(void);
 
+/* Copies the entry driver_init returned in the last load (and its name into
+ * name, caller-owned), even when it was refused. Returns 0 if there was none. */
+int dc__loader_entry_copy(ErlDrvEntry *out, char *name, size_t cap);
+
 /* Checks the entry for entry.modified against the load-time snapshot
  * (handle/handle2 excluded); reports once per field. Returns 1 if changed. */
 int dc__entry_check_modified(void);

@@ -18,6 +18,7 @@ typedef enum {
 typedef struct dc__finding {
   dc_rule rule;
   unsigned count;      /* occurrences merged into this one (same rule+site) */
+  unsigned step;       /* scenario step (operation index) of the first one */
   int port;            /* port number, or -1 for load/unload/thread */
   char callback[24];   /* running callback, "load", "unload" or "thread" */
   char api[40];        /* API function involved, "" when none */
@@ -47,6 +48,8 @@ const dc__finding *dc__findings(size_t *n);
 void dc__findings_reset(void);
 /* Number of recorded findings (after dedup) of `rule`. */
 unsigned dc__findings_count(dc_rule rule);
+/* Sets the scenario step that findings reported from now on belong to. */
+void dc__report_set_step(unsigned step);
 /* Disables (or re-enables) one rule: disabled rules are never recorded. */
 void dc__rule_set_enabled(dc_rule rule, int enabled);
 

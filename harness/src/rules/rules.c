@@ -1,6 +1,7 @@
 /* The rule catalogue tables and the reporter: one place records findings. */
 #include <dlfcn.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -28,6 +29,9 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static dc__finding findings[MAX_FINDINGS];
 static size_t nfindings;
 static unsigned char disabled[DC_RULE_COUNT];
+static _Atomic unsigned current_step;
+
+void dc__report_set_step(unsigned step) { current_step = step; }
 
 const char *dc__rule_id(dc_rule r) { return catalogue[r].id; }
 dc_severity dc__rule_severity(dc_rule r) { return catalogue[r].severity; }
@@ -116,6 +120,7 @@ void dc__vreport(dc_rule rule, const dc__report_ctx *c, const char *fmt,
     memset(f, 0, sizeof *f);
     f->rule = rule;
     f->count = 1;
+    f->step = current_step;
     f->port = c->port;
     copy(f->callback, sizeof f->callback, c->callback);
     copy(f->api, sizeof f->api, c->api);

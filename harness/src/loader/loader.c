@@ -1,0 +1,288 @@
+/* Loader: what erl_ddll:load_driver does before a driver can open ports.
+ *
+ * The order of the checks follows ERTS (erl_bif_ddll.c do_load_driver_entry,
+ * io.c init_driver): dlopen, driver_init lookup, driver_init(), marker and
+ * version, name (before init), then init(). Checks the emulator does not make
+ * but that catch real bugs (const entry, unknown flags) are findings only: the
+ * driver still loads, as it would in the real emulator. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "internal.h"
+
+/* Flags OTP 25 defines for driver_flags. */
+#define KNOWN_FLAGS                                                            \
+  (ERL_DRV_FLAG_USE_PORT_LOCKING | ERL_DRV_FLAG_SOFT_BUSY |                    \
+   ERL_DRV_FLAG_NO_BUSY_MSGQ | ERL_DRV_FLAG_USE_INIT_ACK)
+
+static void *dl_handle;
+/* What driver_init handed over, kept for the report even when the entry is
+ * refused and the library closed again. */
+static int have_seen;
+static ErlDrvEntry seen_entry;
+static char seen_name[64];
+
+int dc__loader_entry_copy(ErlDrvEntry *out, char *name, size_t cap) {
+  if (!have_seen)
+    return 0;
+  *out = seen_entry;
+  snprintf(name, cap, "%s", seen_name);
+  return 1;
+}
+
+/* "dir/echo_drv.so" -> "echo_drv": the name erl_ddll expects in the entry. */
+static void base_name(const char *path, char *out, size_t cap) {
+  const char *b = strrchr(path, '/');
+  b = b ? b + 1 : path;
+  snprintf(out, cap, "%s", b);
+  char *dot = strchr(out, '.');
+  if (dot)
+    *dot = '\0';
+}
+
+/* 1 when addr lies in a mapping without write permission. */
+static int address_read_only(const void *addr) {
+  FILE *f = fopen("/proc/self/maps", "r");
+  char line[512];
+  int ro = 0;
+  if (!f)
+    return 0;
+  while (fgets(line, sizeof line, f)) {
+    unsigned long lo, hi;
+    char perms[8];
+    if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3)
+      continue;
+    if ((unsigned long)addr >= lo && (unsigned long)addr < hi) {
+      ro = perms[1] != 'w';
+      break;
+    }
+  }
+  fclose(f);
+  return ro;
+}
+
+static void load_flag(dc_rule rule, const char *fmt, const char *detail) {
+  dc__report_ctx c = {"load", -1, "driver_init", NULL, NULL};
+  dc__report(rule, &c, fmt, detail);
+}
+
+/* Marker and version as ERTS checks them; returns 0 if accepted. */
+static int check_version(const ErlDrvEntry *e) {
+  char buf[64];
+  if (e->extended_marker != (int)ERL_DRV_EXTENDED_MARKER) {
+    snprintf(buf, sizeof buf, "0x%x", (unsigned)e->extended_marker);
+    load_flag(DC_RULE_ENTRY_MARKER,
+              "extended_marker is %s, not ERL_DRV_EXTENDED_MARKER "
+              "(erl_ddll: driver_incorrect_version)",
+              buf);
+    return -1;
+  }
+  int maj = e->major_version, min = e->minor_version;
+  if (maj < ERL_DRV_MIN_REQUIRED_MAJOR_VERSION_ON_LOAD ||
+      maj > ERL_DRV_EXTENDED_MAJOR_VERSION ||
+      (maj == ERL_DRV_EXTENDED_MAJOR_VERSION &&
+       min > ERL_DRV_EXTENDED_MINOR_VERSION)) {
+    snprintf(buf, sizeof buf, "%d.%d", maj, min);
+    load_flag(DC_RULE_ENTRY_VERSION,
+              "driver API version %s is refused (OTP 25 accepts 2.x and "
+              "3.0-3.3; erl_ddll: driver_incorrect_version)",
+              buf);
+    return -1;
+  }
+  return 0;
+}
+
+static int check_name(const ErlDrvEntry *e, const char *expected) {
+  if (!e->driver_name || !e->driver_name[0]) {
+    load_flag(DC_RULE_ENTRY_NAME, "%s", "driver_name is NULL or empty");
+    return -1;
+  }
+  if (expected && strcmp(e->driver_name, expected) != 0) {
+    char buf[200];
+    snprintf(buf, sizeof buf, "driver_name \"%.60s\" but the library is %.60s",
+             e->driver_name, expected);
+    load_flag(DC_RULE_ENTRY_NAME, "%s (erl_ddll: bad_driver_name)", buf);
+    return -1;
+  }
+  return 0;
+}
+
+/* Checks the entry and calls init(); the emulator state is fresh. */
+static int accept_entry(ErlDrvEntry *e, const char *expected_name) {
+  char buf[32];
+  have_seen = e != NULL;
+  if (e) {
+    seen_entry = *e;
+    snprintf(seen_name, sizeof seen_name, "%s",
+             e->driver_name ? e->driver_name : "");
+  }
+  if (!e) {
+    load_flag(DC_RULE_ENTRY_NULL, "%s",
+              "driver_init returned NULL (erl_ddll: driver_init_failed)");
+    return DC_ELOAD;
+  }
+  if (check_version(e) != 0 || check_name(e, expected_name) != 0)
+    return DC_ELOAD;
+  if (address_read_only(e))
+    load_flag(DC_RULE_ENTRY_CONST, "%s",
+              "the ErlDrvEntry is in read-only memory (declared const); the "
+              "emulator reserves handle/handle2 for writing");
+  if (e->driver_flags & ~KNOWN_FLAGS) {
+    snprintf(buf, sizeof buf, "0x%x", (unsigned)(e->driver_flags & ~KNOWN_FLAGS));
+    load_flag(DC_RULE_ENTRY_FLAGS, "unknown driver_flags bits %s", buf);
+  }
+  dc__g.entry = e;
+  dc__g.snapshot = *e;
+  snprintf(dc__g.driver_name, sizeof dc__g.driver_name, "%s", e->driver_name);
+  dc__g.port_locking = (e->driver_flags & ERL_DRV_FLAG_USE_PORT_LOCKING) != 0;
+  if (e->init) {
+    dc__tls.cb = DC__CB_INIT;
+    dc__g.cb_count[DC__CB_INIT]++;
+    int rc = e->init();
+    dc__tls.cb = DC__CB_NONE;
+    if (rc != 0) {
+      snprintf(buf, sizeof buf, "%d", rc);
+      load_flag(DC_RULE_ENTRY_INIT_FAILED,
+                "init() returned %s (erl_ddll: driver_init_failed)", buf);
+      dc__g.entry = NULL;
+      return DC_ELOAD;
+    }
+  }
+  dc__g.loaded = 1;
+  return 0;
+}
+
+/* Classifies a dlopen failure into the error the user should see. */
+static int dlopen_error(const char *path, char *errbuf, size_t cap) {
+  const char *msg = dlerror();
+  const char *undef = msg ? strstr(msg, "undefined symbol: ") : NULL;
+  if (undef) {
+    snprintf(errbuf, cap, "%s: unresolved symbol %s", path, undef + 18);
+    return DC_EUNRESOLVED;
+  }
+  snprintf(errbuf, cap, "%s: not a shared object (%s)", path,
+           msg ? msg : "dlopen failed");
+  return DC_ENOTSO;
+}
+
+int dc__load_driver(const char *path, char *errbuf, size_t cap) {
+  struct stat st;
+  char name[128], sym[160];
+  if (stat(path, &st) != 0) {
+    snprintf(errbuf, cap, "%s: %s", path, strerror(errno));
+    return DC_ENOENT;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    snprintf(errbuf, cap, "%s: not a regular file", path);
+    return DC_ENOTSO;
+  }
+  have_seen = 0;
+  void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  if (!h)
+    return dlopen_error(path, errbuf, cap);
+  base_name(path, name, sizeof name);
+  ErlDrvEntry *(*init_fn)(void) = (ErlDrvEntry * (*)(void)) dlsym(h, "driver_init");
+  if (!init_fn)
+    init_fn = (ErlDrvEntry * (*)(void)) dlsym(h, "_driver_init");
+  if (!init_fn) {
+    snprintf(sym, sizeof sym, "%s_driver_init", name);
+    if (dlsym(h, sym)) {
+      /* Built with STATIC_ERLANG_DRIVER: erl_ddll cannot load it. */
+      load_flag(DC_RULE_ENTRY_NULL,
+                "no driver_init, only %s: the driver was built with "
+                "STATIC_ERLANG_DRIVER (erl_ddll: no_driver_init)",
+                sym);
+      dlclose(h);
+      return DC_ELOAD;
+    }
+    snprintf(errbuf, cap, "%s: no driver_init function: not an Erlang driver",
+             path);
+    dlclose(h);
+    return DC_ENOINIT;
+  }
+  dc__tls.kind = DC__THR_EMU;
+  int rc = accept_entry(init_fn(), name);
+  if (rc != 0) {
+    dlclose(h);
+    return rc;
+  }
+  dl_handle = h;
+  return 0;
+}
+
+int dc__load_static(ErlDrvEntry *(*init_fn)(void), char *errbuf, size_t cap) {
+  if (!init_fn) {
+    snprintf(errbuf, cap, "no driver init function given");
+    return DC_EINVAL;
+  }
+  dc__tls.kind = DC__THR_EMU;
+  int rc = accept_entry(init_fn(), NULL);
+  if (rc == 0)
+    dc__g.is_static = 1;
+  return rc;
+}
+
+int dc__entry_check_modified(void) {
+  ErlDrvEntry now, then;
+  if (!dc__g.entry)
+    return 0;
+  now = *dc__g.entry;
+  then = dc__g.snapshot;
+  /* handle and handle2 are the emulator's; everything else is the driver's
+   * promise not to change. */
+  now.handle = then.handle = NULL;
+  now.handle2 = then.handle2 = NULL;
+  if (memcmp(&now, &then, sizeof now) == 0)
+    return 0;
+  dc__flag(DC_RULE_ENTRY_MODIFIED, "",
+           "the ErlDrvEntry changed after driver_init handed it over");
+  /* Report once: the new contents become the reference. */
+  dc__g.snapshot = *dc__g.entry;
+  return 1;
+}
+
+/* Terminates remaining ports and lets async jobs and deferred stop_select
+ * calls finish, as ERTS does before it calls finish(). */
+static void drain_before_finish(void) {
+  for (dc__port *p = dc__port_next_live(0); p;
+       p = dc__port_next_live(p->idx + 1))
+    dc__port_terminate(p, "driver_unloaded");
+  dc__async_wait_idle();
+  dc__async_deliver(-1);
+  dc__select_run_deferred();
+}
+
+static void report_leaks(void) {
+  size_t bytes = 0, blocks = dc__mem_live_count(&bytes);
+  size_t bins = dc__bin_live_count();
+  dc__report_ctx c = {"unload", -1, "", NULL, NULL};
+  if (blocks)
+    dc__report(DC_RULE_MEM_LEAK, &c,
+               "%zu driver_alloc block(s), %zu bytes, not freed at unload",
+               blocks, bytes);
+  if (bins)
+    dc__report(DC_RULE_BIN_LEAK, &c,
+               "%zu binary(ies) still referenced by the driver at unload",
+               bins);
+}
+
+int dc__unload_driver(void) {
+  if (!dc__g.loaded)
+    return DC_ESTATE;
+  drain_before_finish();
+  if (dc__g.entry->finish) {
+    dc__tls.cb = DC__CB_FINISH;
+    dc__g.cb_count[DC__CB_FINISH]++;
+    dc__g.entry->finish();
+    dc__tls.cb = DC__CB_NONE;
+  }
+  dc__g.loaded = 0;
+  report_leaks();
+  if (dl_handle && !dc__g.locked_driver)
+    dlclose(dl_handle);
+  dl_handle = NULL;
+  return 0;
+}
