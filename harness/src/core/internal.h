@@ -105,6 +105,11 @@ int dc__proc_alive(ErlDrvTermData pid);
 /* Marks pid dead (no callbacks: monitors are fired by dc__proc_exit in
  * monitor.c which calls this). */
 void dc__proc_mark_dead(ErlDrvTermData pid);
+/* 1 if pid was ever spawned (alive or dead), 0 otherwise. */
+int dc__proc_known(ErlDrvTermData pid);
+/* Forgets all processes (pid numbering restarts at <0.80.0>); atoms are kept
+ * because drivers cache atom values. Called by dc__emu_reset. */
+void dc__proc_reset(void);
 /* Index in the atom table for `name` (interned; thread-safe), or -1 if the
  * table is full. */
 ErlDrvTermData dc__atom(const char *name);
@@ -121,6 +126,12 @@ const dc__event *dc__trace_first(void);
 size_t dc__trace_count(void);
 void dc__trace_reset(void);
 
+/* Checks that etf[0..len) starts with one complete, valid external-format
+ * term (version byte 131 first), without reading outside the buffer; extra
+ * bytes after it are allowed (as ERTS allows them). *used = bytes of the
+ * version byte + term. Returns 0, -1 invalid, -2 valid but not supported by
+ * the mock (compressed terms, funs). */
+int dc__etf_check(const char *etf, size_t len, size_t *used);
 /* Prints a term in the style of io:format("~w") into buf (NUL-terminated,
  * truncated with "..." when it does not fit). Pids as <0.N.0>, ports as
  * #Port<0.N>. Returns 0, or -1 when etf is not valid external format. */
@@ -191,6 +202,10 @@ typedef struct dc__port {
   uint64_t timer_deadline; /* virtual ms */
   /* per-port statistics */
   unsigned long callbacks;
+  /* port.c: the exit in progress (kept for a CLOSING port's terminate) */
+  int exit_bang;          /* Port ! {Owner, close}: {Port,closed} owed */
+  long exit_int;          /* integer reason (driver_failure) if !exit_atom[0] */
+  char exit_atom[64];     /* exit reason atom text */
 } dc__port;
 
 /* O(1): the port behind a handle, or NULL when h does not point at a slot of
@@ -239,6 +254,25 @@ void dc__port_terminate(dc__port *p, const char *reason_atom);
 void dc__port_epilogue(dc__port *p);
 /* Iterates live ports: returns the first live port with idx >= from, or NULL. */
 dc__port *dc__port_next_live(unsigned from);
+
+/* The check at the top of every erl_driver entry taking an ErlDrvPort: the
+ * live port, or NULL (the caller returns the ERTS invalid-port value). Reports
+ * ctx.dead_port (api, site = return address into the driver) only when h
+ * points at a terminated slot or at no slot at all. */
+dc__port *dc__port_api(ErlDrvPort h, const char *api, const void *site);
+/* Takes a fresh slot (never reused) for a port named `name` (copied) owned by
+ * and linked to owner; state STARTING, drv_data 0. NULL when the table is
+ * full. Used by open_port and driver_create_port. */
+dc__port *dc__port_alloc(const char *name, ErlDrvTermData owner, int opts);
+/* Records the open_port result for the opener: the port id (error NULL) or
+ * {error, error}. */
+void dc__port_open_reply(dc__port *p, const char *error);
+/* As dc__port_exit; reason_atom NULL means the integer reason reason_int
+ * (driver_failure(port, N)). */
+int dc__port_exit_ex(dc__port *p, const char *reason_atom, long reason_int,
+                     int bang_close);
+/* Sends {Port, Tag} to the owner (eof, closed) if the owner is alive. */
+void dc__port_send_tag(dc__port *p, const char *tag);
 
 /* Callback framing: every driver callback goes through dc__cb_enter/leave,
  * which take the port (or driver) lock unless this thread already holds it,
@@ -330,6 +364,59 @@ size_t dc__mem_live_count(size_t *bytes);
 /* 1 if ptr is a live block returned by driver_alloc/driver_realloc. */
 int dc__mem_valid(const void *ptr);
 void dc__mem_reset(void);
+/* memory.c: makes the n-th next allocation (driver_alloc, driver_realloc,
+ * driver_alloc_binary, driver_realloc_binary, also those the queue makes)
+ * return NULL; n <= 0 disarms. For failing-allocation tests. */
+void dc__mem_fail_after(long n);
+/* memory.c: one step of that countdown; 1 when this allocation must fail. */
+int dc__mem_fail_now(void);
+/* memory.c: size, owner port index (-1: none) and call site of a live
+ * driver_alloc block; any out pointer may be NULL. 0, or -1 if not live. */
+int dc__mem_info(const void *ptr, size_t *size, int *owner, const void **site);
+/* memory.c: calls fn for every live driver_alloc block (leak reports); fn
+ * must not allocate or free driver memory. */
+void dc__mem_foreach(void (*fn)(void *arg, const void *ptr, size_t size,
+                                int owner, const void *site),
+                     void *arg);
+
+/* memory.c: the registry of blocks the emulator handed out (driver_alloc
+ * memory, driver binaries, PDLs), sharded by address so lookups are O(1)
+ * without a global lock. A block starts with its dc__blk; the registry owns
+ * nothing while the block is live and frees it (free(blk)) when it leaves
+ * the quarantine of recently released blocks. */
+typedef enum { DC__BLK_MEM = 1, DC__BLK_BIN, DC__BLK_PDL } dc__blk_kind;
+typedef enum { DC__BLK_LIVE = 1, DC__BLK_FREED } dc__blk_state;
+typedef struct dc__blk {
+  struct dc__blk *next; /* hash chain (registry only) */
+  const void *key;      /* the pointer the driver sees */
+  size_t size;          /* bytes requested */
+  const void *site;     /* return address of the allocating API call */
+  int owner;            /* idx of the port whose callback allocated, or -1 */
+  unsigned char kind, state;
+  uint16_t magic;       /* live / freed poison, for sanity checks */
+} dc__blk;
+/* Registers b (kind, key, size, site, owner filled in) as live. */
+void dc__blk_add(dc__blk *b);
+/* The entry for key of that kind in any state, or NULL; *state gets its
+ * state. A FREED entry may be evicted at any time: do not dereference it. */
+dc__blk *dc__blk_find(const void *key, int kind, int *state);
+/* Live -> freed (quarantined, freed later). 0 done, 1 already freed, -1
+ * not a known block of that kind. */
+int dc__blk_release(const void *key, int kind);
+/* Live blocks of kind and their bytes (bytes may be NULL). */
+size_t dc__blk_live(int kind, size_t *bytes);
+/* Forgets live blocks of kind (not freed) and frees quarantined ones. */
+void dc__blk_reset(int kind);
+
+/* binary.c: validates bin for an emulator use on behalf of API `api` called
+ * from `site`: 1 if it is a live binary, else reports bin.foreign/bin.refc
+ * and returns 0. */
+int dc__bin_check(const ErlDrvBinary *bin, const char *api, const void *site);
+/* binary.c: the emulator takes a reference (queue, delivered data): as
+ * dc__bin_check, then refc+1. Returns 0, or -1 (nothing taken). */
+int dc__bin_ref(ErlDrvBinary *bin, const char *api, const void *site);
+/* binary.c: the emulator drops a reference it took; frees at 0. */
+void dc__bin_unref(ErlDrvBinary *bin);
 
 /* timer.c: advance the virtual clock by ms, firing due timeouts in deadline
  * order. Returns the number of timeouts fired. */
@@ -371,6 +458,10 @@ void dc__async_wait_idle(void);
 int dc__async_pending(int *completed);
 void dc__async_start(int nthreads);
 void dc__async_stop(void); /* joins workers; undelivered jobs get async_free */
+/* Delivers completed job number i (0 = oldest completion) as
+ * dc__async_deliver does, so a sequencer can pick the order. Returns 1, or 0
+ * when fewer than i+1 jobs have completed. */
+int dc__async_deliver_one(size_t i);
 
 /* monitor.c */
 /* A process exits: fires process_exit for every driver monitor on it (port
@@ -390,15 +481,19 @@ void dc__thread_reset(void);
 void dc__misc_reset(void); /* emulated environment, dl error state */
 
 /* term.c: builds the term described by an ERL_DRV_* spec into x (ETF with
- * version byte). Returns 0, or -1 when the spec is invalid (a term.* finding
- * has been reported via dc__flag with api). */
+ * version byte). x must be initialized by the caller (ei_x_new) and is
+ * appended to; the caller frees it. Returns 0, or -1 when the spec is invalid
+ * (a term.* finding has been reported via dc__flag with api). */
 int dc__term_build(const ErlDrvTermData *spec, int n, ei_x_buff *x,
                    const char *api);
 
 /* output.c: sends {Port,{data,Data}} to the owner where Data is header bytes
- * hbuf[0..hlen) followed by the vector (list mode: one flat list; binary
- * mode: [H1..Hn | <<Bin>>] or, with several segments (outputv), one binary
- * per non-empty segment, last one as tail). Returns 0, -1 (dead port). */
+ * hbuf[0..hlen) followed by the segments (list mode: one flat list; binary
+ * mode: one binary per segment, empty ones included, the last one as the
+ * tail: [H1..Hn, <<S1>>, ... | <<Sn>>]; one segment and no header gives the
+ * plain binary; nsegs == 0 gives just the header list, possibly []; as
+ * io.c deliver_vec_message/deliver_read_message, checked on OTP 25).
+ * Segments are read during the call only. Returns 0, -1 (dead port). */
 int dc__deliver_data(dc__port *p, const char *hbuf, size_t hlen,
                      const SysIOVec *segs, int nsegs);
 

@@ -1,0 +1,194 @@
+/* Driver binaries: driver_alloc_binary & co and the refcount API.
+ *
+ * Like ERTS, the reference count lives in a hidden header in front of the
+ * ErlDrvBinary (the public struct has only orig_size and orig_bytes). The
+ * header starts with the registry's dc__blk, so every pointer a driver hands
+ * back is validated by a lookup (memory.c) before it is touched: foreign
+ * pointers and binaries already freed are reported, not dereferenced.
+ * The count itself is atomic: the binary API is thread-safe. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+typedef struct bin_hdr {
+  dc__blk blk;               /* registry entry, key = &bin */
+  _Atomic ErlDrvSInt refc;
+  ErlDrvBinary bin;          /* what the driver sees; orig_bytes follows */
+} bin_hdr;
+
+/* orig_bytes must be 8-byte aligned (doubles are stored there by drivers);
+ * malloc gives 16, so the offset inside the block decides. */
+_Static_assert(offsetof(bin_hdr, bin) % 8 == 0, "ErlDrvBinary alignment");
+_Static_assert((offsetof(bin_hdr, bin) + offsetof(ErlDrvBinary, orig_bytes)) %
+                       8 == 0,
+               "orig_bytes alignment");
+
+static bin_hdr *hdr_of(const ErlDrvBinary *bin) {
+  return (bin_hdr *)((char *)bin - offsetof(bin_hdr, bin));
+}
+
+/* Result of validating a driver-supplied binary pointer. */
+typedef enum {
+  BIN_OK = 0,   /* live, refc > 0 */
+  BIN_ZERO,     /* live memory but its count already reached 0 (leaked) */
+  BIN_FREED,    /* released, still quarantined: do not touch */
+  BIN_FOREIGN   /* not a binary at all: do not touch */
+} bin_status;
+
+static bin_status status_of(const ErlDrvBinary *bin) {
+  int st = 0;
+  if (!bin || !dc__blk_find(bin, DC__BLK_BIN, &st))
+    return BIN_FOREIGN;
+  if (st != DC__BLK_LIVE)
+    return BIN_FREED;
+  return hdr_of(bin)->refc > 0 ? BIN_OK : BIN_ZERO;
+}
+
+/* Reports a bad status for api/site; returns the status. */
+static bin_status check(const ErlDrvBinary *bin, const char *api,
+                        const void *site) {
+  bin_status s = status_of(bin);
+  switch (s) {
+  case BIN_ZERO:
+    dc__flag_at(DC_RULE_BIN_REFC, api, site,
+                "binary %p used after its reference count reached 0",
+                (const void *)bin);
+    break;
+  case BIN_FREED:
+    dc__flag_at(DC_RULE_BIN_REFC, api, site,
+                "binary %p used after it was freed", (const void *)bin);
+    break;
+  case BIN_FOREIGN:
+    dc__flag_at(DC_RULE_BIN_FOREIGN, api, site,
+                "%p was not returned by driver_alloc_binary%s",
+                (const void *)bin,
+                dc__mem_valid(bin) ? " (it is driver_alloc memory)"
+                                   : " (or was freed long ago)");
+    break;
+  default:
+    break;
+  }
+  return s;
+}
+
+static ErlDrvBinary *alloc_bin(size_t size, ErlDrvSInt refc,
+                               const void *site) {
+  if (dc__mem_fail_now() || size > SIZE_MAX / 2)
+    return NULL;
+  bin_hdr *h = malloc(sizeof(bin_hdr) + size);
+  if (!h)
+    return NULL;
+  h->refc = refc;
+  h->bin.orig_size = (ErlDrvSInt)size;
+  h->blk.key = &h->bin;
+  h->blk.size = size;
+  h->blk.site = site;
+  h->blk.owner = dc__tls.port ? (int)dc__tls.port->idx : -1;
+  h->blk.kind = DC__BLK_BIN;
+  dc__blk_add(&h->blk);
+  return &h->bin;
+}
+
+/* Releases a binary whose count reached 0: payload poisoned, header kept in
+ * quarantine so later use of the pointer is recognised. */
+static void release(ErlDrvBinary *bin) {
+  if (bin->orig_size <= 4096)
+    memset(bin->orig_bytes, 0xDB, (size_t)bin->orig_size);
+  dc__blk_release(bin, DC__BLK_BIN);
+}
+
+ErlDrvBinary *driver_alloc_binary(ErlDrvSizeT size) {
+  /* size 0 is allowed (OTP25 run); refc starts at 1. */
+  return alloc_bin(size, 1, __builtin_return_address(0));
+}
+
+ErlDrvBinary *driver_realloc_binary(ErlDrvBinary *bin, ErlDrvSizeT size) {
+  const void *site = __builtin_return_address(0);
+  if (!bin) /* behaves like driver_alloc_binary (OTP25 run) */
+    return alloc_bin(size, 1, site);
+  if (check(bin, "driver_realloc_binary", site) != BIN_OK)
+    return NULL; /* looks like OOM: the driver keeps what it had */
+  bin_hdr *oh = hdr_of(bin);
+  /* Always moves (ERTS may): the old pointer is quarantined so that a
+   * driver still using it is caught. The count moves with the data. */
+  ErlDrvBinary *nb = alloc_bin(size, oh->refc, site);
+  if (!nb)
+    return NULL; /* original still valid */
+  size_t keep = (size_t)bin->orig_size < size ? (size_t)bin->orig_size : size;
+  memcpy(nb->orig_bytes, bin->orig_bytes, keep);
+  hdr_of(nb)->blk.owner = oh->blk.owner;
+  oh->refc = 0;
+  release(bin);
+  return nb;
+}
+
+void driver_free_binary(ErlDrvBinary *bin) {
+  if (!bin) /* no-op (OTP25 run) */
+    return;
+  const void *site = __builtin_return_address(0);
+  bin_status s = check(bin, "driver_free_binary", site);
+  if (s == BIN_FREED || s == BIN_FOREIGN)
+    return;
+  ErlDrvSInt was = atomic_fetch_sub(&hdr_of(bin)->refc, 1);
+  if (was == 1)
+    release(bin);
+  /* was <= 0 was reported by check() as use after reaching 0. */
+}
+
+ErlDrvSInt driver_binary_get_refc(ErlDrvBinary *dbp) {
+  bin_status s = check(dbp, "driver_binary_get_refc",
+                       __builtin_return_address(0));
+  return (s == BIN_OK || s == BIN_ZERO) ? hdr_of(dbp)->refc : 0;
+}
+
+ErlDrvSInt driver_binary_inc_refc(ErlDrvBinary *dbp) {
+  bin_status s = check(dbp, "driver_binary_inc_refc",
+                       __builtin_return_address(0));
+  if (s == BIN_FREED || s == BIN_FOREIGN)
+    return 0;
+  return atomic_fetch_add(&hdr_of(dbp)->refc, 1) + 1;
+}
+
+ErlDrvSInt driver_binary_dec_refc(ErlDrvBinary *dbp) {
+  const void *site = __builtin_return_address(0);
+  bin_status s = check(dbp, "driver_binary_dec_refc", site);
+  if (s == BIN_FREED || s == BIN_FOREIGN)
+    return 0;
+  ErlDrvSInt now = atomic_fetch_sub(&hdr_of(dbp)->refc, 1) - 1;
+  if (now < 0 && s == BIN_OK) /* lost a race with another decrement */
+    dc__flag_at(DC_RULE_BIN_REFC, "driver_binary_dec_refc", site,
+                "reference count of %p driven below zero", (void *)dbp);
+  /* Reaching 0 never frees: the binary leaks, as documented. */
+  return now;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Emulator side                                                             */
+
+int dc__bin_valid(const ErlDrvBinary *bin) { return status_of(bin) == BIN_OK; }
+
+int dc__bin_check(const ErlDrvBinary *bin, const char *api, const void *site) {
+  return check(bin, api, site) == BIN_OK;
+}
+
+int dc__bin_ref(ErlDrvBinary *bin, const char *api, const void *site) {
+  if (check(bin, api, site) != BIN_OK)
+    return -1;
+  atomic_fetch_add(&hdr_of(bin)->refc, 1);
+  return 0;
+}
+
+void dc__bin_unref(ErlDrvBinary *bin) {
+  /* A driver that over-freed a binary the emulator still references has
+   * released it under us: then there is nothing left to drop. */
+  bin_status s = status_of(bin);
+  if (s == BIN_FREED || s == BIN_FOREIGN)
+    return;
+  if (atomic_fetch_sub(&hdr_of(bin)->refc, 1) == 1)
+    release(bin);
+}
+
+size_t dc__bin_live_count(void) { return dc__blk_live(DC__BLK_BIN, NULL); }
+
+void dc__bin_reset(void) { dc__blk_reset(DC__BLK_BIN); }
