@@ -1,0 +1,689 @@
+/* Port lifecycle: the port table, callback framing, and the Erlang-side
+ * operations on a port (open_port, port_command, port_control, port_call,
+ * exit/flush/terminate), following protocol.md §3.2–3.8.
+ *
+ * Memory: the port table is part of dc__g; slots are never reused, so a stale
+ * ErlDrvPort keeps pointing at a DEAD slot and is recognised as invalid. All
+ * buffers handed to callbacks here are owned by this file and released after
+ * the callback returns, exactly where ERTS releases its own. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define CONTROL_RLEN 64 /* ERL_ONHEAP_BINARY_LIMIT: port_control's rlen */
+#define CALL_RLEN 255   /* port_call's rlen when executed immediately */
+/* The default reply buffers are this much larger than the rlen the driver is
+ * told, so that an overrun is reported as rbuf.overflow instead of smashing
+ * the emulator's stack. */
+#define RBUF_SLACK 4096
+
+/* ------------------------------------------------------------------------ */
+/* The table                                                                 */
+
+dc__port *dc__port_lookup(ErlDrvPort h) {
+  uintptr_t a = (uintptr_t)h, base = (uintptr_t)dc__g.ports;
+  if (a < base)
+    return NULL;
+  uintptr_t off = a - base;
+  if (off % sizeof(dc__port) != 0)
+    return NULL;
+  uintptr_t i = off / sizeof(dc__port);
+  if (i >= atomic_load_explicit(&dc__g.nports, memory_order_acquire))
+    return NULL;
+  return &dc__g.ports[i];
+}
+
+static int state_live(int st) {
+  return st >= DC__PORT_STARTING && st <= DC__PORT_EXITING;
+}
+
+dc__port *dc__port_live(ErlDrvPort h) {
+  dc__port *p = dc__port_lookup(h);
+  return p && state_live(p->state) ? p : NULL;
+}
+
+dc__port *dc__port_by_term(ErlDrvTermData t) {
+  if (!DC__IS(t, DC__TAG_PORT))
+    return NULL;
+  ErlDrvTermData i = DC__IDX(t);
+  if (i >= atomic_load_explicit(&dc__g.nports, memory_order_acquire))
+    return NULL;
+  dc__port *p = &dc__g.ports[i];
+  return state_live(p->state) ? p : NULL;
+}
+
+dc__port *dc__port_next_live(unsigned from) {
+  unsigned n = atomic_load_explicit(&dc__g.nports, memory_order_acquire);
+  for (unsigned i = from; i < n; i++)
+    if (state_live(dc__g.ports[i].state))
+      return &dc__g.ports[i];
+  return NULL;
+}
+
+dc__port *dc__port_api(ErlDrvPort h, const char *api, const void *site) {
+  dc__port *p = dc__port_lookup(h);
+  if (p) {
+    int st = p->state;
+    if (state_live(st))
+      return p;
+    if (st != DC__PORT_DEAD)
+      return NULL; /* FREE: a slot being set up right now; not a misuse */
+    dc__flag_at(DC_RULE_CTX_DEAD_PORT, api, site,
+                "port #Port<0.%u> was used after it terminated", p->idx);
+    return NULL;
+  }
+  dc__flag_at(DC_RULE_CTX_DEAD_PORT, api, site,
+              "%p is not a port handle the emulator gave out", (void *)h);
+  return NULL;
+}
+
+static void set_reason(dc__port *p, const char *atom, long num) {
+  if (atom) {
+    strncpy(p->exit_atom, atom, sizeof p->exit_atom - 1);
+    p->exit_atom[sizeof p->exit_atom - 1] = '\0';
+  } else {
+    p->exit_atom[0] = '\0';
+    p->exit_int = num;
+  }
+}
+
+dc__port *dc__port_alloc(const char *name, ErlDrvTermData owner, int opts) {
+  unsigned n = atomic_load(&dc__g.nports);
+  do {
+    if (n >= DC__MAX_PORTS)
+      return NULL;
+  } while (!atomic_compare_exchange_weak(&dc__g.nports, &n, n + 1));
+  dc__port *p = &dc__g.ports[n];
+  int no_msgq = dc__g.entry &&
+                (dc__g.entry->driver_flags & ERL_DRV_FLAG_NO_BUSY_MSGQ);
+  memset(p, 0, sizeof *p);
+  p->idx = n;
+  p->id = DC__MK(DC__TAG_PORT, n);
+  p->owner = owner;
+  p->caller = DC__NIL;
+  p->owner_linked = 1;
+  strncpy(p->name, name ? name : "", sizeof p->name - 1);
+  p->opts = opts;
+  /* Defaults from erl_port_task.h; NO_BUSY_MSGQ drivers have no limits. */
+  p->msgq_low = no_msgq ? ERL_DRV_BUSY_MSGQ_DISABLED : 4096;
+  p->msgq_high = no_msgq ? ERL_DRV_BUSY_MSGQ_DISABLED : 8192;
+  p->os_pid = -1; /* ERTS default until erl_drv_set_os_pid */
+  set_reason(p, "normal", 0);
+  pthread_mutex_init(&p->lock, NULL);
+  atomic_store(&p->state, DC__PORT_STARTING);
+  return p;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Callback framing                                                          */
+
+/* Locks this thread took through dc__cb_enter: a callback nested in another
+ * (stop inside driver_failure, flush inside an exit) must not relock a
+ * non-recursive mutex. Nesting is LIFO, so a tiny stack suffices. */
+#define MAX_HELD 8
+static _Thread_local pthread_mutex_t *held[MAX_HELD];
+static _Thread_local int nheld;
+
+static int holds(pthread_mutex_t *m) {
+  for (int i = 0; i < nheld; i++)
+    if (held[i] == m)
+      return 1;
+  return 0;
+}
+
+/* The lock ERTS holds around callback cb (§3.15): none for init/finish (the
+ * driver-list lock there), stop_select, emergency_close and async_invoke. */
+static pthread_mutex_t *cb_mutex(dc__port *p, dc__cb cb) {
+  switch (cb) {
+  case DC__CB_INIT:
+  case DC__CB_FINISH:
+  case DC__CB_STOP_SELECT:
+  case DC__CB_EMERGENCY_CLOSE:
+  case DC__CB_ASYNC_INVOKE:
+    return NULL;
+  default:
+    break;
+  }
+  if (!p)
+    return NULL;
+  return dc__g.port_locking ? &p->lock : &dc__g.drv_lock;
+}
+
+/* prt->caller is only set around these five callbacks (§3.16). */
+static int sets_caller(dc__cb cb) {
+  return cb == DC__CB_START || cb == DC__CB_OUTPUT || cb == DC__CB_OUTPUTV ||
+         cb == DC__CB_CONTROL || cb == DC__CB_CALL;
+}
+
+void dc__cb_enter(dc__port *p, dc__cb cb, ErlDrvTermData caller,
+                  dc__cbframe *f) {
+  pthread_mutex_t *m = cb_mutex(p, cb);
+  f->took_lock = 0;
+  if (m && !holds(m)) {
+    pthread_mutex_lock(m);
+    if (nheld < MAX_HELD)
+      held[nheld++] = m;
+    f->took_lock = 1;
+  }
+  /* Nested in a callback of the same port: stop inside driver_failure called
+   * from control still sees the control caller (protocol row 90). */
+  int nested = p && dc__tls.port == p && dc__tls.depth > 0;
+  f->prev_port = dc__tls.port;
+  f->prev_cb = dc__tls.cb;
+  f->prev_caller = p ? p->caller : DC__NIL;
+  if (p) {
+    if (sets_caller(cb))
+      p->caller = caller;
+    else if (!nested)
+      p->caller = DC__NIL;
+    if (!nested)
+      p->timeslice_used = 0;
+    p->callbacks++;
+  }
+  atomic_fetch_add_explicit(&dc__g.cb_count[cb], 1, memory_order_relaxed);
+  dc__tls.port = p;
+  dc__tls.cb = cb;
+  dc__tls.depth++;
+}
+
+void dc__cb_leave(dc__port *p, dc__cbframe *f) {
+  pthread_mutex_t *m = cb_mutex(p, dc__tls.cb);
+  dc__tls.port = f->prev_port;
+  dc__tls.cb = f->prev_cb;
+  dc__tls.depth--;
+  if (p) {
+    p->caller = f->prev_caller;
+    /* The ERTS callback epilogue, after the outermost callback of p, still
+     * under its lock: a CLOSING port whose queue drained terminates. */
+    if (f->prev_port != p && m)
+      dc__port_epilogue(p);
+  }
+  if (f->took_lock) {
+    for (int i = nheld - 1; i >= 0; i--)
+      if (held[i] == m) {
+        held[i] = held[--nheld];
+        break;
+      }
+    pthread_mutex_unlock(m);
+  }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Trace helpers                                                             */
+
+static void emit(dc__ev_kind k, ErlDrvTermData to, ErlDrvTermData from,
+                 ei_x_buff *x) {
+  dc__trace_add(k, to, from, x->buff, (size_t)x->index);
+  ei_x_free(x);
+}
+
+static void emit_atom(dc__ev_kind k, ErlDrvTermData to, dc__port *p,
+                      const char *atom) {
+  ei_x_buff x;
+  ei_x_new_with_version(&x);
+  ei_x_encode_atom(&x, atom);
+  emit(k, to, p ? p->id : DC__NIL, &x);
+}
+
+static void encode_reason(ei_x_buff *x, const dc__port *p) {
+  if (p->exit_atom[0])
+    ei_x_encode_atom(x, p->exit_atom);
+  else
+    ei_x_encode_long(x, p->exit_int);
+}
+
+void dc__port_send_tag(dc__port *p, const char *tag) {
+  if (!dc__proc_alive(p->owner))
+    return;
+  ei_x_buff x;
+  ei_x_new_with_version(&x);
+  ei_x_encode_tuple_header(&x, 2);
+  dc__x_encode_port(&x, p->id);
+  ei_x_encode_atom(&x, tag);
+  emit(DC__EV_MSG, p->owner, p->id, &x);
+}
+
+void dc__port_open_reply(dc__port *p, const char *error) {
+  ei_x_buff x;
+  ei_x_new_with_version(&x);
+  if (error) {
+    ei_x_encode_tuple_header(&x, 2);
+    ei_x_encode_atom(&x, "error");
+    ei_x_encode_atom(&x, error);
+  } else {
+    dc__x_encode_port(&x, p->id);
+  }
+  emit(DC__EV_OPEN, p->owner, p->id, &x);
+}
+
+/* ------------------------------------------------------------------------ */
+/* open_port                                                                 */
+
+/* start()'s error returns (io.c erts_open_driver); NULL when it succeeded. */
+static const char *start_error(ErlDrvData d, int err) {
+  if (d == ERL_DRV_ERROR_GENERAL)
+    return "einval";
+  if (d == ERL_DRV_ERROR_ERRNO)
+    return erl_errno_id(err);
+  if (d == ERL_DRV_ERROR_BADARG)
+    return "badarg";
+  return NULL;
+}
+
+/* A failed start kills the port without calling stop; selected fds stay. */
+static void open_failed(dc__port *p) {
+  dc__timer_cancel_port(p);
+  dc__queue_clear(p);
+  dc__monitor_port_gone(p);
+  dc__pdl_port_gone(p);
+  p->owner_linked = 0;
+  p->state = DC__PORT_DEAD;
+}
+
+dc__open_result dc__port_open(const char *cmd, int opts, ErlDrvTermData owner) {
+  dc__open_result r = {NULL, NULL};
+  ErlDrvEntry *e = dc__g.entry;
+  if (!dc__g.loaded || !e || !cmd) {
+    r.error = "badarg";
+    return r;
+  }
+  dc__port *p = dc__port_alloc(cmd, owner, opts);
+  if (!p) {
+    r.error = "system_limit";
+    return r;
+  }
+  /* start gets a private writable copy, freed when open_port returns (ERTS
+   * passes a temporary buffer), so a driver keeping the pointer is caught. */
+  size_t n = strlen(cmd);
+  char *arg = malloc(n + 1);
+  if (!arg) {
+    open_failed(p);
+    r.error = "enomem";
+    return r;
+  }
+  memcpy(arg, cmd, n + 1);
+  ErlDrvData d = NULL;
+  int err = 0;
+  if (e->start) {
+    dc__cbframe f;
+    dc__cb_enter(p, DC__CB_START, owner, &f);
+    errno = 0;
+    d = e->start(dc__port_handle(p), arg);
+    err = errno;
+    dc__cb_leave(p, &f);
+  }
+  free(arg);
+  r.error = start_error(d, err);
+  if (r.error) {
+    open_failed(p);
+    dc__port_open_reply(p, r.error);
+    return r;
+  }
+  p->drv_data = d;
+  r.port = p;
+  if (p->state != DC__PORT_STARTING) { /* driver_failure inside start */
+    dc__port_open_reply(p, NULL);
+    return r;
+  }
+  /* open_port applies its options only after start returned (§3.2). */
+  p->flags = (opts & DC__OPT_BINARY) ? PORT_FLAG_BINARY : 0;
+  p->state = DC__PORT_OPEN;
+  if (e->driver_flags & ERL_DRV_FLAG_USE_INIT_ACK)
+    p->init_ack_pending = 1; /* the reply waits for erl_drv_init_ack */
+  else
+    dc__port_open_reply(p, NULL);
+  return r;
+}
+
+/* ------------------------------------------------------------------------ */
+/* port_command                                                              */
+
+/* outputv: iov[0] is the empty placeholder ERTS always puts first; every
+ * segment is backed by a fresh binary that is released after the callback. */
+static int command_v(dc__port *p, ErlDrvTermData sender, const SysIOVec *segs,
+                     int n) {
+  static char empty[1];
+  int vsize = n + 1 + (n == 0);
+  size_t each = sizeof(SysIOVec) + 2 * sizeof(ErlDrvBinary *);
+  char *mem = malloc((size_t)vsize * each);
+  if (!mem)
+    return DC_ENOMEM;
+  SysIOVec *iov = (SysIOVec *)mem;
+  ErlDrvBinary **binv = (ErlDrvBinary **)(iov + vsize);
+  ErlDrvBinary **own = binv + vsize; /* survives a driver editing binv */
+  ErlDrvSizeT size = 0;
+  for (int i = 0; i < vsize; i++) {
+    iov[i].iov_base = i ? empty : NULL;
+    iov[i].iov_len = 0;
+    binv[i] = own[i] = NULL;
+  }
+  for (int i = 0; i < n; i++) {
+    ErlDrvBinary *b = driver_alloc_binary(segs[i].iov_len);
+    if (!b) {
+      while (i-- > 0)
+        driver_free_binary(own[i + 1]);
+      free(mem);
+      return DC_ENOMEM;
+    }
+    if (segs[i].iov_len)
+      memcpy(b->orig_bytes, segs[i].iov_base, segs[i].iov_len);
+    iov[i + 1].iov_base = b->orig_bytes;
+    iov[i + 1].iov_len = segs[i].iov_len;
+    binv[i + 1] = own[i + 1] = b;
+    size += segs[i].iov_len;
+  }
+  ErlIOVec ev = {vsize, size, iov, binv};
+  dc__cbframe f;
+  dc__cb_enter(p, DC__CB_OUTPUTV, sender, &f);
+  dc__g.entry->outputv(p->drv_data, &ev);
+  dc__cb_leave(p, &f);
+  for (int i = 1; i < vsize; i++)
+    if (own[i])
+      driver_free_binary(own[i]);
+  free(mem);
+  return 0;
+}
+
+/* output: one flattened private copy, freed after the callback. */
+static int command_flat(dc__port *p, ErlDrvTermData sender,
+                        const SysIOVec *segs, int n) {
+  size_t total = 0;
+  for (int i = 0; i < n; i++)
+    total += segs[i].iov_len;
+  char *buf = malloc(total ? total : 1);
+  if (!buf)
+    return DC_ENOMEM;
+  size_t at = 0;
+  for (int i = 0; i < n; i++) {
+    if (segs[i].iov_len)
+      memcpy(buf + at, segs[i].iov_base, segs[i].iov_len);
+    at += segs[i].iov_len;
+  }
+  dc__cbframe f;
+  dc__cb_enter(p, DC__CB_OUTPUT, sender, &f);
+  dc__g.entry->output(p->drv_data, buf, total);
+  dc__cb_leave(p, &f);
+  free(buf);
+  return 0;
+}
+
+int dc__port_command(dc__port *p, ErlDrvTermData sender, const SysIOVec *segs,
+                     int n, int force) {
+  ErlDrvEntry *e = dc__g.entry;
+  if (!p || !e || p->state != DC__PORT_OPEN || n < 0 || (n > 0 && !segs)) {
+    emit_atom(DC__EV_COMMAND, sender, p, "badarg");
+    return DC_EINVAL;
+  }
+  /* [force] needs SOFT_BUSY whether or not the port is busy (§3.8). */
+  if (force && !(e->driver_flags & ERL_DRV_FLAG_SOFT_BUSY)) {
+    emit_atom(DC__EV_COMMAND, sender, p, "notsup");
+    return DC_EINVAL;
+  }
+  if (p->busy && !force)
+    return DC_ESTATE; /* the sender would be suspended */
+  if (e->outputv)
+    return command_v(p, sender, segs, n);
+  if (e->output)
+    return command_flat(p, sender, segs, n);
+  return 0; /* ERTS substitutes a no-op output */
+}
+
+/* ------------------------------------------------------------------------ */
+/* port_control                                                              */
+
+static char *copy_in(const char *buf, size_t len) {
+  char *in = malloc(len ? len : 1);
+  if (in && len)
+    memcpy(in, buf, len);
+  return in;
+}
+
+/* Builds the control reply into x (§3.4). Returns 0, or -1 for badarg. */
+static int control_reply(dc__port *p, ErlDrvSSizeT n, char *rbuf,
+                         const char *def, ei_x_buff *x) {
+  const void *site = (const void *)dc__g.entry->control;
+  int bin = p->control_flags & PORT_CONTROL_FLAG_BINARY;
+  if (n < 0)
+    return -1;
+  if (!rbuf) {
+    ei_x_encode_empty_list(x);
+    return 0;
+  }
+  size_t m = (size_t)n;
+  if (rbuf == def) {
+    if (m > CONTROL_RLEN) {
+      dc__flag_at(DC_RULE_RBUF_OVERFLOW, "control", site,
+                  "control returned %zu bytes in the %d-byte default buffer",
+                  m, CONTROL_RLEN);
+      if (m > CONTROL_RLEN + RBUF_SLACK)
+        m = CONTROL_RLEN + RBUF_SLACK;
+    }
+    return bin ? ei_x_encode_binary(x, def, (long)m)
+               : ei_x_encode_string_len(x, def, (int)m);
+  }
+  if (bin) { /* a replacement must be an ErlDrvBinary; n is ignored */
+    ErlDrvBinary *b = (ErlDrvBinary *)rbuf;
+    if (!dc__bin_valid(b)) {
+      dc__flag_at(DC_RULE_RBUF_FOREIGN, "control", site,
+                  "binary-mode *rbuf %p is not from driver_alloc_binary",
+                  (void *)rbuf);
+      return -1; /* cannot be interpreted; ERTS would corrupt memory */
+    }
+    ei_x_encode_binary(x, b->orig_bytes, (long)b->orig_size);
+    driver_free_binary(b); /* consumes the one reference handed over */
+    return 0;
+  }
+  ei_x_encode_string_len(x, rbuf, (int)m);
+  if (dc__mem_valid(rbuf))
+    driver_free(rbuf);
+  else
+    dc__flag_at(DC_RULE_RBUF_FOREIGN, "control", site,
+                "list-mode *rbuf %p is not from driver_alloc", (void *)rbuf);
+  return 0;
+}
+
+int dc__port_control(dc__port *p, ErlDrvTermData caller, unsigned cmd,
+                     const char *buf, size_t len) {
+  ErlDrvEntry *e = dc__g.entry;
+  if (!p || !e || p->state != DC__PORT_OPEN || !e->control) {
+    emit_atom(DC__EV_CONTROL_REPLY, caller, p, "badarg");
+    return DC_EINVAL;
+  }
+  char *in = copy_in(buf, len);
+  if (!in)
+    return DC_ENOMEM;
+  char def[CONTROL_RLEN + RBUF_SLACK];
+  char *rbuf = def;
+  ei_x_buff x;
+  ei_x_new_with_version(&x);
+  dc__cbframe f;
+  dc__cb_enter(p, DC__CB_CONTROL, caller, &f);
+  ErlDrvSSizeT n = e->control(p->drv_data, cmd, in, len, &rbuf, CONTROL_RLEN);
+  /* The reply is built under the port lock, flags read now; it is delivered
+   * even if the driver failed the port inside control (§3.4). */
+  int rc = control_reply(p, n, rbuf, def, &x);
+  dc__cb_leave(p, &f);
+  free(in);
+  if (rc != 0) {
+    ei_x_free(&x);
+    emit_atom(DC__EV_CONTROL_REPLY, caller, p, "badarg");
+    return DC_EINVAL;
+  }
+  emit(DC__EV_CONTROL_REPLY, caller, p->id, &x);
+  return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* port_call                                                                 */
+
+/* Length of the one term in rbuf[0..n) including the version byte, or -1.
+ * dc__etf_check never trusts the length fields of a broken reply. */
+static ErlDrvSSizeT reply_term_len(const char *rbuf, ErlDrvSSizeT n) {
+  size_t used = 0;
+  if (n <= 0 || !rbuf)
+    return -1;
+  int rc = dc__etf_check(rbuf, (size_t)n, &used);
+  if (rc == -2)
+    return n; /* valid for ERTS (fun, export...), just not measured here */
+  return rc < 0 ? -1 : (ErlDrvSSizeT)used;
+}
+
+static void call_reply(dc__port *p, ErlDrvTermData caller, ErlDrvSSizeT n,
+                       const char *rbuf, const char *def) {
+  const void *site = (const void *)dc__g.entry->call;
+  if (rbuf == def && n > CALL_RLEN) {
+    dc__flag_at(DC_RULE_RBUF_OVERFLOW, "call", site,
+                "call returned %zd bytes in the %d-byte default buffer",
+                (ssize_t)n, CALL_RLEN);
+    if (n > CALL_RLEN + RBUF_SLACK)
+      n = CALL_RLEN + RBUF_SLACK;
+  }
+  ErlDrvSSizeT tl = reply_term_len(rbuf, n);
+  if (tl < 0) {
+    if (n > 0) /* a negative/zero return is the driver's own badarg */
+      dc__flag_at(DC_RULE_CALL_BAD_ETF, "call", site,
+                  "call reply of %zd bytes is not an external-format term",
+                  (ssize_t)n);
+    emit_atom(DC__EV_CALL_REPLY, caller, p, "badarg");
+    return;
+  }
+  if (tl != n) /* ERTS decodes the first term and ignores the rest */
+    dc__flag_at(DC_RULE_CALL_BAD_ETF, "call", site,
+                "call reply has %zd bytes after its term", (ssize_t)n - tl);
+  dc__trace_add(DC__EV_CALL_REPLY, caller, p->id, rbuf, (size_t)tl);
+}
+
+int dc__port_call(dc__port *p, ErlDrvTermData caller, unsigned cmd,
+                  const char *etf, size_t len) {
+  ErlDrvEntry *e = dc__g.entry;
+  if (!p || !e || p->state != DC__PORT_OPEN || !e->call) {
+    emit_atom(DC__EV_CALL_REPLY, caller, p, "badarg");
+    return DC_EINVAL;
+  }
+  char *in = copy_in(etf, len);
+  if (!in)
+    return DC_ENOMEM;
+  char def[CALL_RLEN + RBUF_SLACK];
+  char *rbuf = def;
+  unsigned flags = 0;
+  dc__cbframe f;
+  dc__cb_enter(p, DC__CB_CALL, caller, &f);
+  ErlDrvSSizeT n =
+      e->call(p->drv_data, cmd, in, len, &rbuf, CALL_RLEN, &flags);
+  call_reply(p, caller, n, rbuf, def);
+  /* ERTS frees a replaced buffer on every path unless KEEP_BUFFER. */
+  if (rbuf && rbuf != def && !(flags & DRIVER_CALL_KEEP_BUFFER)) {
+    if (dc__mem_valid(rbuf))
+      driver_free(rbuf);
+    else
+      dc__flag_at(DC_RULE_RBUF_FOREIGN, "call", (const void *)e->call,
+                  "*rbuf %p is not from driver_alloc and "
+                  "DRIVER_CALL_KEEP_BUFFER is not set",
+                  (void *)rbuf);
+  }
+  dc__cb_leave(p, &f);
+  free(in);
+  return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Exit, flush, terminate (§3.6)                                             */
+
+/* The link to the owner breaks: a trapping owner gets {'EXIT',Port,Reason}
+ * (kill arrives as killed, as for any exit signal), unless driver_exit or a
+ * failed init_ack unlinked it first. */
+static void send_exit_signal(dc__port *p) {
+  if (!p->owner_linked)
+    return;
+  p->owner_linked = 0;
+  if (!dc__proc_alive(p->owner))
+    return;
+  ei_x_buff x;
+  ei_x_new_with_version(&x);
+  ei_x_encode_tuple_header(&x, 3);
+  ei_x_encode_atom(&x, "EXIT");
+  dc__x_encode_port(&x, p->id);
+  if (strcmp(p->exit_atom, "kill") == 0)
+    ei_x_encode_atom(&x, "killed");
+  else
+    encode_reason(&x, p);
+  emit(DC__EV_MSG, p->owner, p->id, &x);
+}
+
+static void terminate_now(dc__port *p) {
+  ErlDrvEntry *e = dc__g.entry;
+  p->busy = 0;
+  dc__monitor_port_gone(p);
+  dc__timer_cancel_port(p); /* before stop, as terminate_port does */
+  p->state = DC__PORT_EXITING;
+  if (e && e->stop) {
+    dc__cbframe f;
+    dc__cb_enter(p, DC__CB_STOP, DC__NIL, &f);
+    e->stop(p->drv_data);
+    dc__cb_leave(p, &f);
+  }
+  dc__timer_cancel_port(p); /* a timer armed inside stop never fires */
+  dc__queue_clear(p);
+  dc__pdl_port_gone(p);
+  p->state = DC__PORT_DEAD;
+  if (p->exit_bang)
+    dc__port_send_tag(p, "closed");
+  ei_x_buff x;
+  ei_x_new_with_version(&x);
+  encode_reason(&x, p);
+  emit(DC__EV_PORT_EXIT, p->owner, p->id, &x);
+}
+
+int dc__port_exit_ex(dc__port *p, const char *reason_atom, long reason_int,
+                     int bang_close) {
+  if (!p)
+    return DC_EINVAL;
+  int st = p->state;
+  if (st != DC__PORT_OPEN && st != DC__PORT_STARTING)
+    return DC_ESTATE; /* already closing, exiting or dead: ignored */
+  set_reason(p, reason_atom, reason_int);
+  p->exit_bang = bang_close;
+  p->state = DC__PORT_EXITING;
+  p->busy = 0;
+  /* Links first, before flush/stop; the owner is modelled as trapping. */
+  send_exit_signal(p);
+  dc__monitor_port_gone(p); /* silently: no process_exit */
+  int kill = reason_atom && strcmp(reason_atom, "kill") == 0;
+  if (!kill && dc__queue_size(p) > 0) {
+    p->state = DC__PORT_CLOSING;
+    ErlDrvEntry *e = dc__g.entry;
+    if (e && e->flush) {
+      dc__cbframe f;
+      dc__cb_enter(p, DC__CB_FLUSH, DC__NIL, &f);
+      e->flush(p->drv_data);
+      dc__cb_leave(p, &f); /* its epilogue terminates a drained port */
+    }
+    return 0;
+  }
+  terminate_now(p);
+  return 0;
+}
+
+int dc__port_exit(dc__port *p, const char *reason_atom, int bang_close) {
+  return dc__port_exit_ex(p, reason_atom ? reason_atom : "normal", 0,
+                          bang_close);
+}
+
+void dc__port_terminate(dc__port *p, const char *reason_atom) {
+  if (!p)
+    return;
+  int st = p->state;
+  if (st == DC__PORT_FREE || st == DC__PORT_EXITING || st == DC__PORT_DEAD)
+    return;
+  if (reason_atom)
+    set_reason(p, reason_atom, 0);
+  send_exit_signal(p); /* e.g. driver_unloaded: no exit signal sent yet */
+  terminate_now(p);
+}
+
+void dc__port_epilogue(dc__port *p) {
+  if (p && p->state == DC__PORT_CLOSING && dc__queue_size(p) == 0)
+    terminate_now(p);
+}
