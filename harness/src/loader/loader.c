@@ -227,7 +227,8 @@ int dc__load_static(ErlDrvEntry *(*init_fn)(void), char *errbuf, size_t cap) {
 
 int dc__entry_check_modified(void) {
   ErlDrvEntry now, then;
-  if (!dc__g.entry)
+  /* After unload the entry may live in an unmapped library. */
+  if (!dc__g.entry || !dc__g.loaded)
     return 0;
   now = *dc__g.entry;
   then = dc__g.snapshot;
@@ -273,6 +274,7 @@ int dc__unload_driver(void) {
   if (!dc__g.loaded)
     return DC_ESTATE;
   drain_before_finish();
+  dc__entry_check_modified();
   if (dc__g.entry->finish) {
     dc__tls.cb = DC__CB_FINISH;
     dc__g.cb_count[DC__CB_FINISH]++;
