@@ -57,6 +57,7 @@ void dc__emu_reset(int async_threads) {
   dc__mem_reset();
   dc__misc_reset();
   dc__trace_reset();
+  dc__proc_reset();
   for (unsigned i = 0; i < DC__MAX_PORTS; i++)
     if (dc__g.ports[i].state != DC__PORT_FREE)
       pthread_mutex_destroy(&dc__g.ports[i].lock);
