@@ -240,6 +240,10 @@ int dc__port_command(dc__port *p, ErlDrvTermData sender, const SysIOVec *segs,
 /* port_control(Port, Cmd, Data): records a DC__EV_CONTROL_REPLY. */
 int dc__port_control(dc__port *p, ErlDrvTermData caller, unsigned cmd,
                      const char *buf, size_t len);
+/* As dc__port_control with a smaller reply buffer (rlen <= 64): ERTS always
+ * offers 64 bytes, a robust driver must honour whatever rlen it is given. */
+int dc__port_control_rlen(dc__port *p, ErlDrvTermData caller, unsigned cmd,
+                          const char *buf, size_t len, size_t rlen);
 /* erlang:port_call(Port, Cmd, Term) where etf/len = term_to_binary(Term). */
 int dc__port_call(dc__port *p, ErlDrvTermData caller, unsigned cmd,
                   const char *etf, size_t len);
@@ -428,7 +432,8 @@ void dc__timer_cancel_port(dc__port *p);
 /* select.c: one entry per fd the driver selected. */
 typedef enum {
   DC__SS_SYNC = 0, /* stop_select inside driver_select (usual case) */
-  DC__SS_DEFERRED  /* later, from another thread, no lock held */
+  DC__SS_DEFERRED  /* later, from another thread, no lock held (an fd that
+                      was never selected still gets it at once, as in ERTS) */
 } dc__stop_select_mode;
 void dc__select_set_mode(dc__stop_select_mode m);
 /* Polls selected fds (timeout_ms, 0 = no wait) and dispatches ready_output

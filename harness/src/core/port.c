@@ -442,7 +442,7 @@ static char *copy_in(const char *buf, size_t len) {
 
 /* Builds the control reply into x (§3.4). Returns 0, or -1 for badarg. */
 static int control_reply(dc__port *p, ErlDrvSSizeT n, char *rbuf,
-                         const char *def, ei_x_buff *x) {
+                         const char *def, size_t rlen, ei_x_buff *x) {
   const void *site = (const void *)dc__g.entry->control;
   int bin = p->control_flags & PORT_CONTROL_FLAG_BINARY;
   if (n < 0)
@@ -453,12 +453,12 @@ static int control_reply(dc__port *p, ErlDrvSSizeT n, char *rbuf,
   }
   size_t m = (size_t)n;
   if (rbuf == def) {
-    if (m > CONTROL_RLEN) {
+    if (m > rlen) {
       dc__flag_at(DC_RULE_RBUF_OVERFLOW, "control", site,
-                  "control returned %zu bytes in the %d-byte default buffer",
-                  m, CONTROL_RLEN);
-      if (m > CONTROL_RLEN + RBUF_SLACK)
-        m = CONTROL_RLEN + RBUF_SLACK;
+                  "control returned %zu bytes in the %zu-byte default buffer",
+                  m, rlen);
+      if (m > rlen + RBUF_SLACK)
+        m = rlen + RBUF_SLACK;
     }
     return bin ? ei_x_encode_binary(x, def, (long)m)
                : ei_x_encode_string_len(x, def, (int)m);
@@ -486,6 +486,11 @@ static int control_reply(dc__port *p, ErlDrvSSizeT n, char *rbuf,
 
 int dc__port_control(dc__port *p, ErlDrvTermData caller, unsigned cmd,
                      const char *buf, size_t len) {
+  return dc__port_control_rlen(p, caller, cmd, buf, len, CONTROL_RLEN);
+}
+
+int dc__port_control_rlen(dc__port *p, ErlDrvTermData caller, unsigned cmd,
+                          const char *buf, size_t len, size_t rlen) {
   ErlDrvEntry *e = dc__g.entry;
   if (!p || !e || p->state != DC__PORT_OPEN || !e->control) {
     emit_atom(DC__EV_CONTROL_REPLY, caller, p, "badarg");
@@ -496,14 +501,16 @@ int dc__port_control(dc__port *p, ErlDrvTermData caller, unsigned cmd,
     return DC_ENOMEM;
   char def[CONTROL_RLEN + RBUF_SLACK];
   char *rbuf = def;
+  if (rlen > CONTROL_RLEN) /* the sequencer only ever shrinks it */
+    rlen = CONTROL_RLEN;
   ei_x_buff x;
   ei_x_new_with_version(&x);
   dc__cbframe f;
   dc__cb_enter(p, DC__CB_CONTROL, caller, &f);
-  ErlDrvSSizeT n = e->control(p->drv_data, cmd, in, len, &rbuf, CONTROL_RLEN);
+  ErlDrvSSizeT n = e->control(p->drv_data, cmd, in, len, &rbuf, rlen);
   /* The reply is built under the port lock, flags read now; it is delivered
    * even if the driver failed the port inside control (§3.4). */
-  int rc = control_reply(p, n, rbuf, def, &x);
+  int rc = control_reply(p, n, rbuf, def, rlen, &x);
   dc__cb_leave(p, &f);
   free(in);
   if (rc != 0) {

@@ -7,38 +7,69 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "../core/internal.h"
 
-#define DC__MAX_SLOTS 8    /* ports one scenario can have open */
-#define DC__OP_MAX_SEGS 8  /* I/O vector segments of one command */
+#define DC__MAX_SLOTS 8     /* ports one scenario can have open */
+#define DC__MAX_SPROCS 12   /* processes a scenario names (p0..p11) */
+#define DC__OP_MAX_SEGS 8   /* I/O vector segments of one command */
+#define DC__REASON_MAX 24   /* exit reason atom text */
 
+/* Operation kinds. The comment gives each one's scenario line (see
+ * docs/scenario.md); <slot> is a port slot 0..7, <proc> a process p0..p11. */
 typedef enum {
-  DC__OP_OPEN,    /* open_port({spawn_driver, Driver}, Opts) into a slot */
-  DC__OP_COMMAND, /* port_command(Port, Data [, [force]]) */
-  DC__OP_CONTROL, /* port_control(Port, Cmd, Data) */
-  DC__OP_CALL,    /* erlang:port_call(Port, Cmd, Term); data = ETF */
-  DC__OP_ADVANCE, /* advance the virtual clock, firing timeouts */
-  DC__OP_POLL,    /* poll selected events, dispatch real ones */
-  DC__OP_ASYNC,   /* wait for async jobs, deliver every completion */
-  DC__OP_SETTLE,  /* timers, events and async until nothing happens */
-  DC__OP_CLOSE,   /* port_close(Port) */
-  DC__OP_UNLOAD,  /* erl_ddll:unload_driver: finish() */
+  DC__OP_OPEN,    /* open <slot> list|binary [eof] [by=<proc>]
+                   * open_port({spawn_driver, Driver}, Opts) by proc
+                   * (default p<slot>), which becomes the owner */
+  DC__OP_COMMAND, /* command <slot> <hex|-> [split=a,b,..] [force] [from=<proc>]
+                   * port_command(Port, Data [, [force]]) */
+  DC__OP_CONTROL, /* control <slot> <cmd> <hex|-> [rlen=N] [from=<proc>]
+                   * port_control(Port, Cmd, Data); rlen: reply buffer size
+                   * (default 64 as ERTS) */
+  DC__OP_CALL,    /* call <slot> <cmd> <hex-etf> [from=<proc>]
+                   * erlang:port_call(Port, Cmd, Term) */
+  DC__OP_EVENT,   /* event <slot> <k> in|out
+                   * ready_input/ready_output for the k-th event (by fd
+                   * order) the slot's port selected; a false event when the
+                   * fd is not ready */
+  DC__OP_POLL,    /* poll: dispatch real events */
+  DC__OP_ADVANCE, /* advance <ms>: virtual clock; due timeouts fire */
+  DC__OP_ASYNC,   /* async <k>|all: wait for the async pool, deliver the
+                   * k-th completed job (ready_async / async_free) */
+  DC__OP_EXIT,    /* exit <proc> <reason>: a process exits (monitors fire,
+                   * ports it owns close) */
+  DC__OP_SSMODE,  /* stop_select sync|deferred: how later ERL_DRV_USE
+                   * deselects deliver stop_select */
+  DC__OP_SSRUN,   /* stop_select run: deliver deferred stop_select calls on
+                   * another thread, no lock held */
+  DC__OP_SETTLE,  /* settle: timers, events, async until quiet (bounded) */
+  DC__OP_CLOSE,   /* close <slot> [bang]: port_close(Port), or
+                   * Port ! {Owner, close} with bang */
+  DC__OP_UNLOAD,  /* unload: erl_ddll:unload_driver, finish() */
   DC__OP_COUNT
 } dc__op_kind;
 
-/* One operation. data points into the owning scenario's storage. */
+/* One operation. data points into the owning scenario's storage (or the
+ * source's buffer until dc__scenario_add copies it). Unused fields are 0
+ * except proc/rlen/k, whose "default" value is -1. */
 typedef struct dc__op {
   dc__op_kind kind;
-  int slot;       /* port slot (OPEN/COMMAND/CONTROL/CALL/CLOSE) */
-  unsigned cmd;   /* control/call command number */
-  int opts;       /* DC__OPT_* for OPEN */
-  int force;      /* COMMAND with [force] */
-  uint64_t ms;    /* ADVANCE */
+  int slot;     /* port slot */
+  int proc;     /* acting process, -1 = the slot's owner (or p<slot>) */
+  unsigned cmd; /* control/call command number */
+  int opts;     /* DC__OPT_* for OPEN */
+  int force;    /* COMMAND with [force] */
+  int bang;     /* CLOSE as Port ! {Owner, close} */
+  int rlen;     /* CONTROL reply buffer size, -1 = 64 */
+  int k;        /* EVENT: event index; ASYNC: completion index, -1 = all */
+  int mode;     /* EVENT: ERL_DRV_READ or ERL_DRV_WRITE; SSMODE: dc__stop_select_mode */
+  uint64_t ms;  /* ADVANCE */
   const unsigned char *data;
   size_t len;
-  int nsegs;                     /* COMMAND: segments, 0 = one segment */
-  size_t seg[DC__OP_MAX_SEGS];   /* COMMAND: segment lengths */
+  int nsegs;                   /* COMMAND: segments, 0 = one segment */
+  size_t seg[DC__OP_MAX_SEGS]; /* COMMAND: segment lengths */
+  char reason[DC__REASON_MAX]; /* EXIT: reason atom */
 } dc__op;
 
 /* A sequence of operations; owns the operations and their payload bytes. */
@@ -54,21 +85,108 @@ void dc__scenario_free(dc__scenario *s);
 /* Appends a copy of op (and of its data). Returns 0 or DC_ENOMEM. */
 int dc__scenario_add(dc__scenario *s, const dc__op *op);
 
+/* An operation of kind k with every field at its default. */
+static inline dc__op dc__op_make(dc__op_kind k) {
+  dc__op op = {.kind = k, .proc = -1, .rlen = -1, .k = -1};
+  return op;
+}
+
+/* Scenario text (scenario.c): one operation per line, '#' comments; the
+ * format is documented in docs/scenario.md. */
+
 /* Writes the scenario line for op into buf (caller-owned); returns 0, or
  * DC_EINVAL if it does not fit. */
 int dc__op_format(const dc__op *op, char *buf, size_t cap);
 const char *dc__op_name(dc__op_kind k);
+/* Parses scenario text into s (appending). Returns 0, or DC_EPARSE with
+ * "<fname>:<line>: expected ..., got ..." in errbuf (caller-owned). */
+int dc__scenario_parse(dc__scenario *s, const char *text, size_t len,
+                       const char *fname, char *errbuf, size_t cap);
+/* Reads and parses a scenario file. DC_ENOENT/DC_EIO/DC_EPARSE + errbuf. */
+int dc__scenario_load(dc__scenario *s, const char *path, char *errbuf,
+                      size_t cap);
+/* Writes s as scenario text (with a leading comment block `header`, may be
+ * NULL) to f. Returns 0 or DC_EIO. */
+int dc__scenario_write(const dc__scenario *s, FILE *f, const char *header);
 
-/* Runner state for one sequence. */
+/* Runner state for one sequence; the state model reads the rest (port
+ * states, busy, queue, timers, selected events, async jobs) from the core. */
 typedef struct dc__runner {
   dc__port *slots[DC__MAX_SLOTS];
-  ErlDrvTermData owner; /* the process that opens every port */
+  ErlDrvTermData procs[DC__MAX_SPROCS]; /* 0 = not spawned yet */
+  int ssmode;          /* dc__stop_select_mode in force */
+  int unloaded;
+  unsigned long ops_run;
 } dc__runner;
 
 void dc__runner_init(dc__runner *r);
+/* 1 if op is legal in the current state (the protocol model), else 0 with a
+ * static reason in *why (why may be NULL). */
+int dc__op_legal(const dc__runner *r, const dc__op *op, const char **why);
 /* Executes one operation on the calling (emulator) thread. Returns 0, or
- * DC_ESTATE if the operation is not legal now (e.g. slot not open). */
+ * DC_ESTATE (nothing done) if the operation is not legal now. */
 int dc__runner_exec(dc__runner *r, const dc__op *op);
+
+/* Entropy: where choices come from, a seeded PRNG or fuzz input bytes (the
+ * same generator serves both, so fuzz bytes decode into legal operations). */
+typedef struct dc__entropy {
+  uint64_t rng;
+  const unsigned char *bytes; /* not owned */
+  size_t len, pos;
+  int is_bytes;
+} dc__entropy;
+void dc__entropy_seed(dc__entropy *e, uint64_t seed);
+void dc__entropy_bytes(dc__entropy *e, const void *bytes, size_t len);
+/* A choice in [0, n) (n >= 1). Exhausted bytes yield 0. */
+uint64_t dc__entropy_below(dc__entropy *e, uint64_t n);
+/* 1 once a byte source is exhausted (never for a PRNG). */
+int dc__entropy_done(const dc__entropy *e);
+
+/* Targeted stimuli: biases of the generator so rare-but-legal situations
+ * really happen. Bit i of a stimulus mask is (1u << DC__STIM_x). */
+#define DC__STIMULUS_MAP(X)                                                    \
+  X(FALSE_EVENT, "false_event")                                                \
+  X(BUSY_SEND, "busy_send")                                                    \
+  X(SS_SYNC, "stop_select_sync")                                               \
+  X(SS_DEFERRED, "stop_select_deferred")                                       \
+  X(SS_AFTER_STOP, "stop_select_after_stop")                                   \
+  X(CLOSE_QUEUED, "close_with_queued_data")                                    \
+  X(SMALL_RLEN, "small_rlen")                                                  \
+  X(PROC_EXIT, "monitored_process_exit")
+typedef enum {
+#define DC__STIM_ENUM(e, s) DC__STIM_##e,
+  DC__STIMULUS_MAP(DC__STIM_ENUM)
+#undef DC__STIM_ENUM
+      DC__STIM_COUNT
+} dc__stimulus;
+const char *dc__stimulus_name(dc__stimulus s);
+
+/* A source of operations: the generator (entropy-driven) or a scenario. */
+typedef struct dc__source {
+  int is_scenario;
+  /* generator */
+  dc__entropy ent;
+  unsigned stimuli;  /* DC__STIM_* mask to favour */
+  unsigned max_ops;  /* then close everything and unload */
+  unsigned produced;
+  /* scenario */
+  const dc__scenario *scn;
+  size_t pos;
+  unsigned char buf[1 << 16]; /* payload of the last generated operation */
+} dc__source;
+void dc__source_gen(dc__source *src, uint64_t seed, unsigned stimuli,
+                    unsigned max_ops);
+void dc__source_fuzz(dc__source *src, const void *bytes, size_t len,
+                     unsigned max_ops);
+void dc__source_scenario(dc__source *src, const dc__scenario *s);
+/* The next operation, legal in r's current state (generator) or the next
+ * line (scenario; its legality is checked by dc__runner_exec). op->data may
+ * point into src->buf until the next call. Returns 1 with op filled, 0 at the
+ * end of the stream (the generator ends with unload). */
+int dc__source_next(dc__source *src, dc__runner *r, dc__op *op);
+/* Stimuli actually applied so far in this process (a mask), for the summary:
+ * set by the runner when an operation realises one (e.g. a false event). */
+extern _Atomic unsigned dc__stimuli_applied;
 
 /* Builds the deterministic smoke scenario for the loaded driver: touches
  * every callback the entry defines. seed varies payloads and commands. */

@@ -8,6 +8,12 @@
 
 static int add(dc__scenario *s, dc__op op) { return dc__scenario_add(s, &op); }
 
+static dc__op make(dc__op_kind k, int slot) {
+  dc__op op = dc__op_make(k);
+  op.slot = slot;
+  return op;
+}
+
 static int add_data(dc__scenario *s, dc__op op, const void *data, size_t len) {
   op.data = data;
   op.len = len;
@@ -22,7 +28,7 @@ static int add_commands(dc__scenario *s, int slot, uint64_t *rng) {
   int rc = 0;
   for (size_t i = 0; i < sizeof rnd; i++)
     rnd[i] = (unsigned char)dc__rand(rng);
-  dc__op op = {.kind = DC__OP_COMMAND, .slot = slot};
+  dc__op op = make(DC__OP_COMMAND, slot);
   rc |= add_data(s, op, text, sizeof text - 1);
   rc |= add_data(s, op, NULL, 0);
   op.nsegs = 3;
@@ -39,7 +45,8 @@ static int add_controls(dc__scenario *s, int slot, uint64_t *rng) {
   for (unsigned cmd = 0; cmd < 4; cmd++) {
     for (size_t i = 0; i < sizeof payload; i++)
       payload[i] = (unsigned char)('a' + dc__rand(rng) % 26);
-    dc__op op = {.kind = DC__OP_CONTROL, .slot = slot, .cmd = cmd};
+    dc__op op = make(DC__OP_CONTROL, slot);
+    op.cmd = cmd;
     rc |= add_data(s, op, payload, cmd % 2 ? sizeof payload : 0);
   }
   return rc;
@@ -62,7 +69,8 @@ static int add_calls(dc__scenario *s, int slot, uint64_t *rng) {
       ei_x_encode_atom(&x, "ok");
       ei_x_encode_binary(&x, "abc", 3);
     }
-    dc__op op = {.kind = DC__OP_CALL, .slot = slot, .cmd = cmd};
+    dc__op op = make(DC__OP_CALL, slot);
+    op.cmd = cmd;
     rc |= add_data(s, op, x.buff, (size_t)x.index);
     ei_x_free(&x);
   }
@@ -84,17 +92,22 @@ static int add_port_work(dc__scenario *s, const ErlDrvEntry *e, int slot,
 int dc__smoke_build(dc__scenario *s, const ErlDrvEntry *e, uint64_t seed) {
   uint64_t rng = seed;
   int rc = 0;
-  rc |= add(s, (dc__op){.kind = DC__OP_OPEN, .slot = 0, .opts = 0});
-  rc |= add(s, (dc__op){.kind = DC__OP_OPEN, .slot = 1, .opts = DC__OPT_BINARY});
+  dc__op open = make(DC__OP_OPEN, 0);
+  rc |= add(s, open);
+  open.slot = 1;
+  open.opts = DC__OPT_BINARY;
+  rc |= add(s, open);
   for (int slot = 0; slot < 2; slot++)
     rc |= add_port_work(s, e, slot, &rng);
-  rc |= add(s, (dc__op){.kind = DC__OP_POLL});
-  rc |= add(s, (dc__op){.kind = DC__OP_ADVANCE, .ms = 1000});
-  rc |= add(s, (dc__op){.kind = DC__OP_SETTLE});
+  dc__op adv = make(DC__OP_ADVANCE, 0);
+  adv.ms = 1000;
+  rc |= add(s, make(DC__OP_POLL, 0));
+  rc |= add(s, adv);
+  rc |= add(s, make(DC__OP_SETTLE, 0));
   for (int slot = 0; slot < 2; slot++) {
-    rc |= add(s, (dc__op){.kind = DC__OP_CLOSE, .slot = slot});
-    rc |= add(s, (dc__op){.kind = DC__OP_SETTLE});
+    rc |= add(s, make(DC__OP_CLOSE, slot));
+    rc |= add(s, make(DC__OP_SETTLE, 0));
   }
-  rc |= add(s, (dc__op){.kind = DC__OP_UNLOAD});
+  rc |= add(s, make(DC__OP_UNLOAD, 0));
   return rc ? DC_ENOMEM : 0;
 }
