@@ -187,9 +187,11 @@ typedef struct dc__port {
   int opts;               /* DC__OPT_* requested at open */
   int flags;              /* PORT_FLAG_* as get_port_flags reports */
   int control_flags;      /* set_port_control_flags */
-  int busy;               /* set_busy_port */
+  /* Atomic: the sequencer's state model reads these between dispatches
+   * while another thread may run this port's callbacks (concurrency mode). */
+  _Atomic int busy;       /* set_busy_port */
   ErlDrvSizeT msgq_low, msgq_high;
-  int init_ack_pending;   /* USE_INIT_ACK open waiting for erl_drv_init_ack */
+  _Atomic int init_ack_pending; /* USE_INIT_ACK open waiting for erl_drv_init_ack */
   int init_acked;         /* erl_drv_init_ack done */
   ErlDrvSInt os_pid;
   int timeslice_used;     /* percent consumed in the current callback */
@@ -198,8 +200,8 @@ typedef struct dc__port {
   dc__ioq q;
   ErlDrvPDL pdl;          /* driver_pdl_create, or NULL */
   /* timer.c */
-  int timer_armed;
-  uint64_t timer_deadline; /* virtual ms */
+  _Atomic int timer_armed;           /* atomic: read by the state model */
+  _Atomic uint64_t timer_deadline; /* virtual ms */
   /* per-port statistics */
   unsigned long callbacks;
   /* port.c: the exit in progress (kept for a CLOSING port's terminate) */
@@ -292,6 +294,19 @@ void dc__cb_enter(dc__port *p, dc__cb cb, ErlDrvTermData caller,
                   dc__cbframe *f);
 void dc__cb_leave(dc__port *p, dc__cbframe *f);
 
+/* Liveness watch for crash/hang isolation (sequencer/exec.c): when
+ * dc__cb_watch is set (it points into memory shared with the supervising
+ * parent; owned by exec.c), dc__cb_enter/leave bump `beat` and record the
+ * callback running on an emulator thread, so the parent's watchdog can tell
+ * a hung callback from a slow run without any clock call in the child. */
+typedef struct dc__watch {
+  _Atomic unsigned long beat; /* bumped at every callback entry and exit */
+  _Atomic int emu_cb;         /* dc__cb running on an emulator thread */
+  _Atomic int any_cb;         /* dc__cb last entered on any thread */
+  _Atomic int port;           /* port index of emu_cb, -1 when none */
+} dc__watch;
+extern dc__watch *volatile dc__cb_watch;
+
 /* ------------------------------------------------------------------------ */
 /* Calling context (who runs what on this thread)                           */
 
@@ -319,6 +334,134 @@ extern _Thread_local dc__ctx dc__tls;
   dc__flag_at((rule), (api), __builtin_return_address(0), __VA_ARGS__)
 void dc__flag_at(dc_rule rule, const char *api, const void *site,
                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* ------------------------------------------------------------------------ */
+/* Calling-context checks at every erl_driver entry point (ctx.c)           */
+/* The thread-safety class of each of the 111 API functions, from the Thread */
+/* column of protocol.md §1, in header order. PURE: touches caller memory or */
+/* constants only (n/s, plus driver_mk_term_nil and null_func, which return  */
+/* constants); TS: documented thread-safe; TS_PDL: thread-safe with the     */
+/* port data lock (queue functions; queue.c owns that rule); SCHED: defined */
+/* to return ERL_DRV_TIME_ERROR off a scheduler, so never a misuse by thread */
+/* kind; EMU: everything else (EMU, NTS, UNDOC): emulator callbacks only.    */
+
+#define DC__API_MAP(X)                                                         \
+  X(erl_drv_busy_msgq_limits, EMU) X(driver_select, EMU)                       \
+  X(driver_output, EMU) X(driver_output2, EMU) X(driver_output_binary, EMU)    \
+  X(driver_outputv, EMU) X(driver_vec_to_buf, PURE) X(driver_set_timer, EMU)   \
+  X(driver_cancel_timer, EMU) X(driver_read_timer, EMU)                        \
+  X(erl_drv_consume_timeslice, EMU) X(erl_errno_id, PURE)                      \
+  X(driver_failure_eof, EMU) X(driver_failure_atom, EMU)                       \
+  X(driver_failure_posix, EMU) X(driver_failure, EMU) X(driver_exit, EMU)      \
+  X(driver_pdl_create, EMU) X(driver_pdl_lock, TS) X(driver_pdl_unlock, TS)    \
+  X(driver_pdl_get_refc, TS) X(driver_pdl_inc_refc, TS)                        \
+  X(driver_pdl_dec_refc, TS) X(driver_monitor_process, EMU)                    \
+  X(driver_demonitor_process, EMU) X(driver_get_monitored_process, EMU)        \
+  X(driver_compare_monitors, PURE) X(set_busy_port, EMU)                       \
+  X(set_port_control_flags, EMU) X(get_port_flags, EMU)                        \
+  X(driver_free_binary, TS) X(driver_alloc_binary, TS)                         \
+  X(driver_realloc_binary, TS) X(driver_binary_get_refc, TS)                   \
+  X(driver_binary_inc_refc, TS) X(driver_binary_dec_refc, TS)                  \
+  X(driver_free, TS) X(driver_alloc, TS) X(driver_realloc, TS)                 \
+  X(driver_enq, TS_PDL) X(driver_pushq, TS_PDL) X(driver_deq, TS_PDL)          \
+  X(driver_sizeq, TS_PDL) X(driver_enq_bin, TS_PDL)                            \
+  X(driver_pushq_bin, TS_PDL) X(driver_peekqv, TS_PDL) X(driver_peekq, TS_PDL) \
+  X(driver_enqv, TS_PDL) X(driver_pushqv, TS_PDL) X(add_driver_entry, EMU)     \
+  X(remove_driver_entry, EMU) X(driver_system_info, EMU)                       \
+  X(erl_drv_mutex_destroy, TS) X(erl_drv_mutex_create, TS)                     \
+  X(erl_drv_mutex_trylock, TS) X(erl_drv_mutex_lock, TS)                       \
+  X(erl_drv_mutex_unlock, TS) X(erl_drv_cond_destroy, TS)                      \
+  X(erl_drv_cond_create, TS) X(erl_drv_cond_signal, TS)                        \
+  X(erl_drv_cond_broadcast, TS) X(erl_drv_cond_wait, TS)                       \
+  X(erl_drv_rwlock_destroy, TS) X(erl_drv_rwlock_create, TS)                   \
+  X(erl_drv_rwlock_tryrlock, TS) X(erl_drv_rwlock_rlock, TS)                   \
+  X(erl_drv_rwlock_runlock, TS) X(erl_drv_rwlock_tryrwlock, TS)                \
+  X(erl_drv_rwlock_rwlock, TS) X(erl_drv_rwlock_rwunlock, TS)                  \
+  X(erl_drv_tsd_key_create, TS) X(erl_drv_tsd_key_destroy, TS)                 \
+  X(erl_drv_tsd_set, TS) X(erl_drv_tsd_get, TS)                                \
+  X(erl_drv_thread_opts_destroy, TS) X(erl_drv_thread_opts_create, TS)         \
+  X(erl_drv_thread_create, TS) X(erl_drv_thread_self, TS)                      \
+  X(erl_drv_equal_tids, TS) X(erl_drv_thread_exit, TS)                         \
+  X(erl_drv_thread_join, TS) X(erl_drv_mutex_name, PURE)                       \
+  X(erl_drv_cond_name, PURE) X(erl_drv_rwlock_name, PURE)                      \
+  X(erl_drv_thread_name, PURE) X(null_func, PURE) X(driver_mk_atom, EMU)       \
+  X(driver_mk_port, EMU) X(driver_connected, EMU) X(driver_caller, EMU)        \
+  X(driver_mk_term_nil, PURE) X(driver_create_port, EMU)                       \
+  X(driver_output_term, EMU) X(driver_send_term, TS)                           \
+  X(erl_drv_output_term, TS) X(erl_drv_send_term, TS)                          \
+  X(driver_async_port_key, EMU) X(driver_async, EMU)                           \
+  X(driver_lock_driver, EMU) X(driver_get_now, EMU)                            \
+  X(erl_drv_monotonic_time, SCHED) X(erl_drv_time_offset, SCHED)               \
+  X(erl_drv_convert_time_unit, PURE) X(driver_dl_open, EMU)                    \
+  X(driver_dl_sym, EMU) X(driver_dl_close, EMU) X(driver_dl_error, EMU)        \
+  X(erl_drv_putenv, TS) X(erl_drv_getenv, TS) X(erl_drv_init_ack, EMU)         \
+  X(erl_drv_set_os_pid, EMU)
+
+typedef enum {
+#define DC__API_ENUM(name, cls) DC__API_##name,
+  DC__API_MAP(DC__API_ENUM)
+#undef DC__API_ENUM
+      DC__API_COUNT
+} dc__api;
+
+typedef enum {
+  DC__APICLS_PURE = 0,
+  DC__APICLS_TS,
+  DC__APICLS_TS_PDL,
+  DC__APICLS_SCHED,
+  DC__APICLS_EMU
+} dc__api_class;
+
+/* Indexed by dc__api; static data in ctx.c. */
+extern const unsigned char dc__api_class_of[DC__API_COUNT];
+/* The function's name ("driver_output"); static storage. */
+const char *dc__api_name(dc__api api);
+
+/* The out-of-line part of dc__api_check: reports ctx.api_in_stop_select or
+ * ctx.thread_unsafe_api for api called from site. */
+void dc__api_slow(dc__api api, const void *site);
+
+/* The check at the top of every erl_driver entry. Costs two thread-local
+ * loads when an emulator thread calls outside stop_select (the hot path). */
+static inline void dc__api_check(dc__api api, const void *site) {
+  if (__builtin_expect(dc__tls.kind == DC__THR_EMU &&
+                           dc__tls.cb != DC__CB_STOP_SELECT,
+                       1))
+    return;
+  dc__api_slow(api, site);
+}
+
+/* dc__api_check plus the port checks of an entry taking an ErlDrvPort: the
+ * live port or NULL (ctx.dead_port reported via dc__port_api), and
+ * ctx.foreign_port (port-level locking, a callback of another port). */
+dc__port *dc__api_port(dc__api api, ErlDrvPort h, const void *site);
+
+/* The one line at the top of each entry; site is evaluated in the entry, so
+ * it is the return address into the driver. */
+#define DC__API(name) dc__api_check(DC__API_##name, __builtin_return_address(0))
+#define DC__API_PORT(name, h)                                                  \
+  dc__api_port(DC__API_##name, (h), __builtin_return_address(0))
+
+/* queue.c: ctx.foreign_port for a queue function (class TS_PDL) on p. */
+void dc__ctx_foreign_queue(dc__port *p, const char *api, const void *site);
+/* driver_create_port: the new port may be touched by this thread until the
+ * outermost callback returns (ERTS keeps it locked until then). */
+void dc__ctx_port_created(dc__port *p);
+/* port.c: 1 if this thread holds p's port lock through dc__cb_enter. */
+int dc__port_lock_held(const dc__port *p);
+/* Callback timing for cb.lengthy, called by dc__cb_enter/leave around the
+ * outermost callback on an emulator thread; leave reports with the
+ * callback's context still set. */
+void dc__ctx_cb_outer_enter(void);
+void dc__ctx_cb_outer_leave(dc__port *p, dc__cb cb);
+/* erl_drv_consume_timeslice: percent (1..100) of a 1 ms slice reported by
+ * the running callback; deducted from its measured time. */
+void dc__ctx_consumed(int percent);
+/* cb.lengthy budget in microseconds of thread CPU time (default 1000);
+ * <= 0 disables the measurement. */
+void dc__set_lengthy_budget_us(long us);
+/* Called by dc__emu_reset (keeps the budget). */
+void dc__ctx_reset(void);
 
 /* ------------------------------------------------------------------------ */
 /* The emulator                                                              */
@@ -448,6 +591,14 @@ int dc__select_fire(int fd, int mode);
 int dc__select_run_deferred(void);
 /* Number of fds currently selected by port p (any mode, incl. USE). */
 int dc__select_count(dc__port *p);
+/* The fds on which p holds READ or WRITE interest, in fd order: fds[i] and
+ * modes[i] (ERL_DRV_READ|ERL_DRV_WRITE bits p owns) for at most cap fds
+ * (caller-owned arrays). Returns how many were written. */
+int dc__select_port_fds(const dc__port *p, int *fds, int *modes, int cap);
+/* Deferred stop_select calls still due (not cancelled by a re-select); *dead
+ * (may be NULL) gets how many of them were requested by a port that has
+ * terminated since. */
+int dc__select_deferred_pending(int *dead);
 /* Visits selected fds: returns the next selected fd > after, or -1; *mode
  * gets the modes and *port the owner. */
 int dc__select_next(int after, int *mode, dc__port **port);
@@ -472,6 +623,9 @@ int dc__async_deliver_one(size_t i);
 /* A process exits: fires process_exit for every driver monitor on it (port
  * locked), then marks it dead. Ports it owns get an exit signal with reason. */
 void dc__proc_exit(ErlDrvTermData pid, const char *reason_atom);
+/* Number of live driver monitors (all ports) on process pid. For the
+ * emulator thread between callbacks (reads without the port locks). */
+int dc__monitor_count_on(ErlDrvTermData pid);
 /* Silently removes all driver monitors of port p (port exit). */
 void dc__monitor_port_gone(dc__port *p);
 void dc__monitor_reset(void);
@@ -501,5 +655,90 @@ int dc__term_build(const ErlDrvTermData *spec, int n, ei_x_buff *x,
  * Segments are read during the call only. Returns 0, -1 (dead port). */
 int dc__deliver_data(dc__port *p, const char *hbuf, size_t hlen,
                      const SysIOVec *segs, int nsegs);
+
+/* ------------------------------------------------------------------------ */
+/* Rule checks across areas (deliver.c, lockdep.c, lifecycle.c)             */
+
+/* deliver.c: bin.write_after_delivery. A record per delivered binary (owned
+ * by deliver.c, found O(1) through a slot in the binary's hidden header)
+ * holds checksummed byte ranges; recently delivered binaries are re-checked
+ * after every outermost callback, all of them at free and at unload. */
+typedef struct dc__dlv dc__dlv;
+typedef enum {
+  DC__DLV_SENT = 0, /* shared with Erlang while the driver holds the binary */
+  DC__DLV_QUEUED    /* held by a port queue until dequeued */
+} dc__dlv_kind;
+/* binary.c: the delivery-record slot in live binary bin's hidden header. */
+dc__dlv **dc__bin_dlv_slot(const ErlDrvBinary *bin);
+/* data[0..len) of live binary bin was delivered by api (called from site,
+ * a driver address for the finding's location). Ignored unless the range
+ * lies inside the binary. */
+void dc__dlv_record(ErlDrvBinary *bin, const char *data, size_t len,
+                    dc__dlv_kind kind, const char *api, const void *site);
+/* queue.c: the first `consumed` bytes of queued slice data[0..len) of bin
+ * leave the queue (checked first; the rest stays tracked). */
+void dc__dlv_unqueue(ErlDrvBinary *bin, const char *data, size_t len,
+                     size_t consumed);
+/* Re-checks bin's tracked bytes now (driver_free_binary, realloc). */
+void dc__dlv_check(ErlDrvBinary *bin);
+/* Checks, then stops tracking bin (released, or the driver is its only
+ * holder again). */
+void dc__dlv_drop(ErlDrvBinary *bin);
+/* dc__cb_leave, outermost: re-checks the recently delivered binaries. */
+void dc__dlv_after_callback(void);
+/* Re-checks every tracked binary (unload). */
+void dc__dlv_check_all(void);
+/* port.c outputv: sums[i] (caller-owned, n entries) gets a checksum of the
+ * binv[i] passed by reference (>= ERL_SMALL_IO_BIN_LIMIT bytes), 0 else;
+ * after the callback (still inside it) those the driver retained (refc > 1)
+ * are checked and tracked as delivered by the outputv callback at site. */
+void dc__dlv_outputv_pre(ErlDrvBinary *const *binv, int n, uint64_t *sums);
+void dc__dlv_outputv_post(ErlDrvBinary *const *binv, int n,
+                          const uint64_t *sums, const void *site);
+/* Forgets every record and unprotects strict pages (binary reset). */
+void dc__dlv_reset(void);
+/* Opt-in precise mode (--strict-binaries): binaries allocated while it is on
+ * have their data page-aligned in their own mapping; delivered ones are made
+ * read-only and a SIGSEGV handler names the writing instruction. Cost: at
+ * least two pages per binary and an mprotect per delivery. */
+void dc__set_strict_binaries(int on);
+int dc__strict_binaries(void);
+/* binary.c, strict mode: maps `bytes` so that offset data_off is page
+ * aligned; NULL on failure. dc__dlv_page_free unmaps it. */
+void *dc__dlv_page_alloc(size_t data_off, size_t bytes);
+void dc__dlv_page_free(void *mem, size_t data_off, size_t bytes);
+
+/* lockdep.c: thread.lock_order and thread.lock_held_on_return for driver
+ * locks (mutexes, rwlocks, PDLs taken by the driver). `name` must live as
+ * long as the lock (it is copied into the graph). */
+/* Before a blocking acquire: records held -> lock edges, reports cycles.
+ * read: a read lock (edges into it are not recorded: readers share). */
+void dc__lockdep_wait(const void *lock, const char *name, int read,
+                      const void *site);
+/* The lock is now held by this thread (after lock or successful trylock). */
+void dc__lockdep_acquired(const void *lock, const char *name,
+                          const void *site);
+void dc__lockdep_released(const void *lock);
+/* The lock is destroyed: its edges go (the address may be reused). */
+void dc__lockdep_forget(const void *lock);
+/* dc__cb_enter/leave of an outermost callback on this thread. The leave
+ * reports locks taken during the callback and still held. */
+void dc__lockdep_cb_enter(void);
+void dc__lockdep_cb_leave(void);
+void dc__lockdep_reset(void);
+
+/* lifecycle.c: checks at port stop and at unload. */
+/* After stop() returned: select.leak_at_stop, and remembers blocks the
+ * port's callbacks allocated and its stop did not free (mem.leak
+ * suspects). */
+void dc__lifecycle_port_stopped(dc__port *p);
+/* Live ports left stuck (init_ack.missing, cb.flush_stuck, cb.busy_stuck)
+ * with nothing pending that could change that; at unload or sequence end. */
+void dc__lifecycle_check_ports(void);
+/* Appends "; suspects: ..." for still-live blocks noted at port stops to
+ * buf (caller-owned) and forgets the notes. Returns chars appended. */
+size_t dc__lifecycle_leak_suspects(char *buf, size_t cap);
+/* After finish(): thread.leak_at_finish. */
+void dc__lifecycle_check_finish(void);
 
 #endif

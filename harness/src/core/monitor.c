@@ -92,7 +92,7 @@ static long take_slot(port_mons *t) {
 
 int driver_monitor_process(ErlDrvPort port, ErlDrvTermData process,
                            ErlDrvMonitor *monitor) {
-  dc__port *p = dc__port_api(port, "driver_monitor_process", SITE);
+  dc__port *p = DC__API_PORT(driver_monitor_process, port);
   if (!p || !dc__g.entry->process_exit)
     return -1;
   if (process == atomic_load(&exiting_pid) || !dc__proc_alive(process))
@@ -112,7 +112,7 @@ int driver_monitor_process(ErlDrvPort port, ErlDrvTermData process,
 }
 
 int driver_demonitor_process(ErlDrvPort port, const ErlDrvMonitor *monitor) {
-  dc__port *p = dc__port_api(port, "driver_demonitor_process", SITE);
+  dc__port *p = DC__API_PORT(driver_demonitor_process, port);
   if (!p)
     return -1;
   uint32_t slot;
@@ -124,7 +124,7 @@ int driver_demonitor_process(ErlDrvPort port, const ErlDrvMonitor *monitor) {
 
 ErlDrvTermData driver_get_monitored_process(ErlDrvPort port,
                                             const ErlDrvMonitor *monitor) {
-  dc__port *p = dc__port_api(port, "driver_get_monitored_process", SITE);
+  dc__port *p = DC__API_PORT(driver_get_monitored_process, port);
   if (!p)
     return DC__NIL;
   mon *m = find(p, monitor, NULL);
@@ -134,6 +134,7 @@ ErlDrvTermData driver_get_monitored_process(ErlDrvPort port,
 /* io.c: a plain memcmp of the opaque bytes. */
 int driver_compare_monitors(const ErlDrvMonitor *monitor1,
                             const ErlDrvMonitor *monitor2) {
+  DC__API(driver_compare_monitors);
   return memcmp(monitor1, monitor2, sizeof(ErlDrvMonitor));
 }
 
@@ -205,6 +206,29 @@ void dc__proc_exit(ErlDrvTermData pid, const char *reason_atom) {
   for (dc__port *p = dc__port_next_live(0); p; p = dc__port_next_live(p->idx + 1))
     if (p->owner == pid && p->owner_linked)
       dc__port_exit(p, reason_atom ? reason_atom : "normal", 0);
+}
+
+int dc__monitor_count_on(ErlDrvTermData pid) {
+  int n = 0;
+  unsigned np = atomic_load(&dc__g.nports);
+  /* With port locking another thread may run a port's callbacks (and edit
+   * its monitors) while the sequencer asks, between callbacks: take each
+   * live port's lock. Never called from inside a callback. */
+  int lock = dc__g.port_locking && dc__tls.depth == 0;
+  for (unsigned i = 0; i < np; i++) {
+    dc__port *p = &dc__g.ports[i];
+    int st = p->state;
+    if (st == DC__PORT_FREE || st == DC__PORT_DEAD)
+      continue; /* monitors were dropped at the port's exit */
+    if (lock)
+      pthread_mutex_lock(&p->lock);
+    const port_mons *t = &pm[i];
+    for (uint32_t s = 0; t->live && s < t->used; s++)
+      n += t->v[s].ref && t->v[s].pid == pid;
+    if (lock)
+      pthread_mutex_unlock(&p->lock);
+  }
+  return n;
 }
 
 void dc__monitor_port_gone(dc__port *p) {

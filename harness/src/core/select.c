@@ -48,6 +48,7 @@ typedef struct fd_entry {
 typedef struct pending_stop {
   int fd;
   unsigned seq;
+  dc__port *port; /* the port that deselected (slots are never reused) */
 } pending_stop;
 
 #define M1 PTHREAD_MUTEX_INITIALIZER
@@ -258,14 +259,14 @@ static int select_off(fd_entry *e, dc__port *p, int fd, int mode, stop_fn stop,
     }
   }
   if (ndeferred < deferred_cap)
-    deferred[ndeferred++] = (pending_stop){fd, e->stop_seq};
+    deferred[ndeferred++] = (pending_stop){fd, e->stop_seq, p};
   pthread_mutex_unlock(&deferred_lock);
   return 0;
 }
 
 int driver_select(ErlDrvPort port, ErlDrvEvent event, int mode, int on) {
   const void *site = __builtin_return_address(0);
-  dc__port *p = dc__port_live(port);
+  dc__port *p = DC__API_PORT(driver_select, port);
   if (!p)
     return -1;
   int fd = check_event(event, mode, site);
@@ -486,6 +487,7 @@ static void *deferred_main(void *arg) {
   dc__ctx saved = dc__tls;
   memset(&dc__tls, 0, sizeof dc__tls);
   dc__tls.kind = DC__THR_POLL;
+  dc__tls.stimulus = saved.stimulus; /* findings name the sequencer's doing */
   for (size_t i = 0; i < b->n; i++) {
     int fd = b->items[i].fd;
     stop_fn stop = NULL;
@@ -578,6 +580,53 @@ int dc__select_next(int after, int *mode, dc__port **port) {
     return fd;
   }
   return -1;
+}
+
+int dc__select_port_fds(const dc__port *p, int *fds, int *modes, int cap) {
+  int n = 0, top = atomic_load(&max_fd);
+  for (int fd = 0; fd <= top && n < cap; fd++) {
+    if (!atomic_load_explicit(&chunks[fd >> CHUNK_BITS], memory_order_acquire)) {
+      fd |= CHUNK_SIZE - 1;
+      continue;
+    }
+    pthread_mutex_lock(shard_of(fd));
+    fd_entry *e = entry_get(fd, 0);
+    int m = ((e->events & ERL_DRV_READ) && e->in_port == p ? ERL_DRV_READ : 0) |
+            ((e->events & ERL_DRV_WRITE) && e->out_port == p ? ERL_DRV_WRITE
+                                                              : 0);
+    pthread_mutex_unlock(shard_of(fd));
+    if (!m)
+      continue;
+    fds[n] = fd;
+    modes[n++] = m;
+  }
+  return n;
+}
+
+int dc__select_deferred_pending(int *dead) {
+  int n = 0, gone = 0;
+  /* Lock order is shard, then deferred_lock: copy the list first. */
+  pthread_mutex_lock(&deferred_lock);
+  size_t cnt = ndeferred;
+  pending_stop *copy = cnt ? malloc(cnt * sizeof *copy) : NULL;
+  if (copy)
+    memcpy(copy, deferred, cnt * sizeof *copy);
+  pthread_mutex_unlock(&deferred_lock);
+  for (size_t i = 0; copy && i < cnt; i++) {
+    int fd = copy[i].fd;
+    pthread_mutex_lock(shard_of(fd));
+    fd_entry *e = entry_get(fd, 0);
+    int due = e && e->stop_pending && e->stop_seq == copy[i].seq;
+    pthread_mutex_unlock(shard_of(fd));
+    if (!due)
+      continue; /* cancelled by a re-select */
+    n++;
+    gone += copy[i].port && port_gone(copy[i].port);
+  }
+  free(copy);
+  if (dead)
+    *dead = gone;
+  return n;
 }
 
 void dc__select_reset(void) {

@@ -17,28 +17,34 @@
 #define DC__REASON_MAX 24   /* exit reason atom text */
 
 /* Operation kinds. The comment gives each one's scenario line (see
- * docs/scenario.md); <slot> is a port slot 0..7, <proc> a process p0..p11. */
+ * docs/scenario.md); <slot> is a port slot 0..7, <proc> a process p0..p11,
+ * <data> a payload of at most 1 MiB: hex digits, "-" (empty) or a quoted
+ * "text" with C escapes. Options in [] may come in any order, once each. */
 typedef enum {
   DC__OP_OPEN,    /* open <slot> list|binary [eof] [by=<proc>]
                    * open_port({spawn_driver, Driver}, Opts) by proc
                    * (default p<slot>), which becomes the owner */
-  DC__OP_COMMAND, /* command <slot> <hex|-> [split=a,b,..] [force] [from=<proc>]
-                   * port_command(Port, Data [, [force]]) */
-  DC__OP_CONTROL, /* control <slot> <cmd> <hex|-> [rlen=N] [from=<proc>]
+  DC__OP_COMMAND, /* command <slot> <data> [split=a,b,..] [force] [from=<proc>]
+                   * port_command(Port, Data [, [force]]); split: 1..8
+                   * segment lengths, sum <= len, the rest is one more */
+  DC__OP_CONTROL, /* control <slot> <cmd> <data> [rlen=N] [from=<proc>]
                    * port_control(Port, Cmd, Data); rlen: reply buffer size
                    * (default 64 as ERTS) */
-  DC__OP_CALL,    /* call <slot> <cmd> <hex-etf> [from=<proc>]
-                   * erlang:port_call(Port, Cmd, Term) */
-  DC__OP_EVENT,   /* event <slot> <k> in|out
+  DC__OP_CALL,    /* call <slot> <cmd> <data> [from=<proc>] [# term]
+                   * erlang:port_call(Port, Cmd, Term); data is ETF, written
+                   * as hex with the printed term as a comment */
+  DC__OP_EVENT,   /* event <slot> <k> in|out (k < DC__MAX_SLOT_EVENTS)
                    * ready_input/ready_output for the k-th event (by fd
                    * order) the slot's port selected; a false event when the
                    * fd is not ready */
   DC__OP_POLL,    /* poll: dispatch real events */
   DC__OP_ADVANCE, /* advance <ms>: virtual clock; due timeouts fire */
   DC__OP_ASYNC,   /* async <k>|all: wait for the async pool, deliver the
-                   * k-th completed job (ready_async / async_free) */
-  DC__OP_EXIT,    /* exit <proc> <reason>: a process exits (monitors fire,
-                   * ports it owns close) */
+                   * k-th completed job, 0 = oldest (ready_async / async_free);
+                   * k 0..65535, all = -1 */
+  DC__OP_EXIT,    /* exit <proc> [<reason>]: a process exits (monitors fire,
+                   * ports it owns close); reason an atom [a-z][a-zA-Z0-9_@]*
+                   * of <= 23 chars, omitted = "" which means normal */
   DC__OP_SSMODE,  /* stop_select sync|deferred: how later ERL_DRV_USE
                    * deselects deliver stop_select */
   DC__OP_SSRUN,   /* stop_select run: deliver deferred stop_select calls on
@@ -94,19 +100,25 @@ static inline dc__op dc__op_make(dc__op_kind k) {
 /* Scenario text (scenario.c): one operation per line, '#' comments; the
  * format is documented in docs/scenario.md. */
 
-/* Writes the scenario line for op into buf (caller-owned); returns 0, or
- * DC_EINVAL if it does not fit. */
+/* Writes the scenario line for op into buf (caller-owned), every field that
+ * differs from its default, so that parsing it gives op back exactly.
+ * Returns 0, or DC_EINVAL if it does not fit or op has no text form (unknown
+ * kind, EVENT/SSMODE mode out of range, EXIT without a valid proc). */
 int dc__op_format(const dc__op *op, char *buf, size_t cap);
 const char *dc__op_name(dc__op_kind k);
-/* Parses scenario text into s (appending). Returns 0, or DC_EPARSE with
- * "<fname>:<line>: expected ..., got ..." in errbuf (caller-owned). */
+/* Parses scenario text (len bytes, need not be NUL-terminated) into s,
+ * appending all of its operations or none. Returns 0, DC_ENOMEM, or
+ * DC_EPARSE with "<fname>:<line>: expected <what>, got '<token>'" in errbuf
+ * (caller-owned). An optional first line `drvcheck-scenario 1`. */
 int dc__scenario_parse(dc__scenario *s, const char *text, size_t len,
                        const char *fname, char *errbuf, size_t cap);
-/* Reads and parses a scenario file. DC_ENOENT/DC_EIO/DC_EPARSE + errbuf. */
+/* Reads and parses a scenario file. DC_ENOENT/DC_EIO/DC_EPARSE + errbuf
+ * ("<path>: No such file or directory" for a missing file). */
 int dc__scenario_load(dc__scenario *s, const char *path, char *errbuf,
                       size_t cap);
-/* Writes s as scenario text (with a leading comment block `header`, may be
- * NULL) to f. Returns 0 or DC_EIO. */
+/* Writes s as scenario text to f: each line of `header` (may be NULL) as a
+ * "# " comment, then `drvcheck-scenario 1`, then one line per operation.
+ * Returns 0 or DC_EIO (also for an operation without a text form). */
 int dc__scenario_write(const dc__scenario *s, FILE *f, const char *header);
 
 /* Runner state for one sequence; the state model reads the rest (port
@@ -126,6 +138,32 @@ int dc__op_legal(const dc__runner *r, const dc__op *op, const char **why);
 /* Executes one operation on the calling (emulator) thread. Returns 0, or
  * DC_ESTATE (nothing done) if the operation is not legal now. */
 int dc__runner_exec(dc__runner *r, const dc__op *op);
+
+/* State model queries (model.c), shared by the runner and the generator. */
+#define DC__MAX_SLOT_EVENTS 64 /* selected fds per slot the model addresses */
+/* The live port (any state but FREE/DEAD) in slot, or NULL. */
+dc__port *dc__runner_port(const dc__runner *r, int slot);
+/* 1 if scenario process i can act: not spawned yet (spawned on first use)
+ * or alive; 0 if it exited or i is out of range. */
+int dc__runner_proc_ok(const dc__runner *r, int i);
+/* The fds the slot's port selected for READ/WRITE, in fd order (the k of an
+ * EVENT operation indexes this list): fds[i], modes[i] (caller-owned, cap
+ * DC__MAX_SLOT_EVENTS). Returns the count (0 when the slot has no port). */
+int dc__runner_events(const dc__runner *r, int slot, int *fds, int *modes);
+
+/* Concurrency mode (conc.c). With ERL_DRV_FLAG_USE_PORT_LOCKING, per-slot
+ * operations (command, control, call, event) are queued FIFO to one worker
+ * thread (an emulator thread) per slot and run concurrently with other
+ * slots; every other operation first waits for all queues to drain (a
+ * barrier), then runs on the calling thread. Without port locking this is
+ * dc__runner_exec. A queued operation returns 0 at once (its payload is
+ * copied; an operation illegal by the time it runs is skipped by the runner).
+ * Only one thread may dispatch. */
+int dc__conc_exec(dc__runner *r, const dc__op *op);
+/* Waits until every slot queue drained (before reading the state model). */
+void dc__conc_barrier(void);
+/* Drains and joins the workers (before dc__emu_reset / unload). */
+void dc__conc_stop(void);
 
 /* Entropy: where choices come from, a seeded PRNG or fuzz input bytes (the
  * same generator serves both, so fuzz bytes decode into legal operations). */
@@ -169,6 +207,9 @@ typedef struct dc__source {
   unsigned stimuli;  /* DC__STIM_* mask to favour */
   unsigned max_ops;  /* then close everything and unload */
   unsigned produced;
+  int phase;        /* 0 generating, 1 closing down, 2 ended */
+  unsigned settles; /* settles without progress while closing down */
+  uint64_t min_backlog; /* least queued bytes + live ports seen then */
   /* scenario */
   const dc__scenario *scn;
   size_t pos;
@@ -187,6 +228,65 @@ int dc__source_next(dc__source *src, dc__runner *r, dc__op *op);
 /* Stimuli actually applied so far in this process (a mask), for the summary:
  * set by the runner when an operation realises one (e.g. a false event). */
 extern _Atomic unsigned dc__stimuli_applied;
+
+/* Isolated execution (exec.c): one run unit = fresh emulator, load the
+ * driver, run a source's operations, unload; by default in a forked child
+ * watched by the parent, which records cb.crash / cb.hang when the driver
+ * crashes or a callback hangs, and never dies with the driver. */
+typedef struct dc__exec_config {
+  const char *driver_path; /* not owned */
+  int async_threads;       /* ERTS +A, >= 1 */
+  int no_fork;             /* 1: run in this process (fuzzing, debuggers) */
+  unsigned hang_ms;        /* hang limit per callback, 0 = 2000 */
+} dc__exec_config;
+
+/* What one unit runs: a source, or (smoke) the smoke scenario built in the
+ * child from the loaded entry with seed. The source is not owned. */
+typedef struct dc__exec_unit {
+  dc__source *src;
+  int smoke;
+  uint64_t seed;
+  int collect_trace;   /* 1: keep the Erlang-visible trace lines */
+  int stop_on_illegal; /* 1: end the unit at the first DC_ESTATE op */
+} dc__exec_unit;
+
+/* Result of one unit; owned by the caller, freed with dc__exec_result_free. */
+typedef struct dc__exec_result {
+  int load_rc;           /* dc__load_driver's result */
+  char load_err[256];
+  int have_entry;        /* entry copy valid (dc__loader_entry_copy) */
+  ErlDrvEntry entry;     /* function pointers only tell which are defined */
+  char driver_name[64];
+  dc__scenario ops;      /* operations executed, in order (with payloads) */
+  dc__finding *findings; /* malloc'ed copy of the unit's findings */
+  size_t nfindings;
+  unsigned long callbacks[DC__CB_COUNT];
+  unsigned stimuli;      /* dc__stimuli_applied in the unit */
+  int illegal;           /* an operation was not legal (DC_ESTATE) */
+  unsigned illegal_step;
+  int crashed, hung;     /* cb.crash / cb.hang recorded */
+  char **trace;          /* trace lines (collect_trace), malloc'ed */
+  unsigned *trace_step;  /* operation index each trace line followed */
+  size_t ntrace;
+} dc__exec_result;
+
+typedef struct dc__exec dc__exec;
+/* Creates an executor (shared memory set up once); *out owned by caller,
+ * released with dc__exec_close. Returns 0 or DC_ENOMEM. */
+int dc__exec_open(dc__exec **out, const dc__exec_config *cfg);
+void dc__exec_close(dc__exec *ex);
+/* Runs one unit isolated. Returns 0 (res filled, also after a crash or
+ * hang), or DC_ENOMEM / DC_EIO when the child could not be run. */
+int dc__exec_run(dc__exec *ex, const dc__exec_unit *u, dc__exec_result *res);
+void dc__exec_result_free(dc__exec_result *res);
+
+/* Shrinking (shrink.c): minimises `in` while `target` (same rule at the
+ * same location, see dc__finding_same) still fires, re-running candidates
+ * through ex; illegal candidates are rejected. out (initialised by the
+ * caller) receives the result, at worst a copy of in. Bounded by
+ * max_attempts runs and max_ms wall time. Returns the runs made. */
+int dc__shrink(dc__exec *ex, const dc__scenario *in, const dc__finding *target,
+               unsigned max_attempts, unsigned max_ms, dc__scenario *out);
 
 /* Builds the deterministic smoke scenario for the loaded driver: touches
  * every callback the entry defines. seed varies payloads and commands. */

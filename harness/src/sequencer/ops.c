@@ -1,16 +1,28 @@
-/* Operations: storage in a scenario, their one-line text form, and the
- * runner that executes them against the mock emulator. */
-#include <stdarg.h>
+/* The runner: executes one operation against the mock emulator, after the
+ * state model (model.c) said it is legal now. While an operation realises a
+ * targeted stimulus (a false event, a forced send while busy, a deferred
+ * stop_select...), dc__tls.stimulus names it so findings carry it, and the
+ * stimulus is recorded in dc__stimuli_applied for the run summary. */
+#include <poll.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
 #include "../loader/internal.h"
+#include "internal.h"
 
-void dc__runner_init(dc__runner *r) { memset(r, 0, sizeof *r); }
+#define CONTROL_RLEN 64 /* what ERTS offers port_control */
+#define SETTLE_ROUNDS 256
 
-/* Scenario process i, spawned on first use. */
+void dc__runner_init(dc__runner *r) {
+  memset(r, 0, sizeof *r);
+  /* The core starts every run in the usual synchronous mode; keep the
+   * runner's view and the core in step even when a runner is reused. */
+  r->ssmode = DC__SS_SYNC;
+  dc__select_set_mode(DC__SS_SYNC);
+}
+
+/* Scenario process i, spawned on first use (so pid numbering follows the
+ * order of first use and is reproducible). */
 static ErlDrvTermData proc_of(dc__runner *r, int i) {
   char name[8];
   if (i < 0 || i >= DC__MAX_SPROCS)
@@ -27,44 +39,113 @@ static ErlDrvTermData actor(dc__runner *r, const dc__op *op, dc__port *p) {
   return op->proc >= 0 ? proc_of(r, op->proc) : p->owner;
 }
 
-int dc__op_legal(const dc__runner *r, const dc__op *op, const char **why) {
-  (void)r;
-  (void)op;
-  if (why)
-    *why = "";
-  return 1;
+/* Names the stimulus this operation realises and records it. */
+static void stimulus(dc__stimulus s) {
+  dc__tls.stimulus = dc__stimulus_name(s);
+  atomic_fetch_or(&dc__stimuli_applied, 1u << s);
 }
 
-static dc__port *slot_port(dc__runner *r, int slot) {
-  if (slot < 0 || slot >= DC__MAX_SLOTS || !r->slots[slot])
-    return NULL;
-  return dc__port_live(dc__port_handle(r->slots[slot]));
+static void mark(dc__stimulus s) {
+  atomic_fetch_or(&dc__stimuli_applied, 1u << s);
 }
 
+/* Map of an op's result to the runner's: an Erlang-side error (badarg,
+ * notsup) is an observable result recorded in the trace, not a runner error. */
+static int result(int rc) { return rc == DC_ENOMEM ? DC_ENOMEM : 0; }
+
+static int exec_open(dc__runner *r, const dc__op *op) {
+  int opener = op->proc >= 0 ? op->proc : op->slot;
+  dc__open_result res =
+      dc__port_open(dc__g.driver_name, op->opts, proc_of(r, opener));
+  r->slots[op->slot] = res.port; /* NULL when start failed */
+  return 0;
+}
+
+/* The I/O vector of a command: seg[0..nsegs) as given (zero-length pieces
+ * included), then whatever of the payload they leave as one more piece. */
 static int exec_command(dc__runner *r, const dc__op *op) {
   SysIOVec segs[DC__OP_MAX_SEGS + 1];
   int n = 0;
   size_t off = 0;
-  dc__port *p = slot_port(r, op->slot);
-  if (!p)
-    return DC_ESTATE;
-  for (int i = 0; i < op->nsegs && off < op->len; i++) {
-    size_t l = op->seg[i] < op->len - off ? op->seg[i] : op->len - off;
-    segs[n].iov_base = (char *)op->data + off;
-    segs[n++].iov_len = l;
-    off += l;
+  dc__port *p = dc__runner_port(r, op->slot);
+  for (int i = 0; i < op->nsegs; i++) {
+    segs[n].iov_base = (char *)(op->data ? op->data + off : NULL);
+    segs[n++].iov_len = op->seg[i];
+    off += op->seg[i];
   }
   if (off < op->len || n == 0) {
     segs[n].iov_base = (char *)(op->data ? op->data + off : NULL);
     segs[n++].iov_len = op->len - off;
   }
-  return dc__port_command(p, actor(r, op, p), segs, n, op->force);
+  if (op->force && p->busy)
+    stimulus(DC__STIM_BUSY_SEND);
+  return result(dc__port_command(p, actor(r, op, p), segs, n, op->force));
+}
+
+static int exec_control(dc__runner *r, const dc__op *op) {
+  dc__port *p = dc__runner_port(r, op->slot);
+  size_t rlen = op->rlen >= 0 ? (size_t)op->rlen : CONTROL_RLEN;
+  if (rlen < CONTROL_RLEN)
+    stimulus(DC__STIM_SMALL_RLEN);
+  return result(dc__port_control_rlen(p, actor(r, op, p), op->cmd,
+                                      (const char *)op->data, op->len, rlen));
+}
+
+static int exec_call(dc__runner *r, const dc__op *op) {
+  dc__port *p = dc__runner_port(r, op->slot);
+  return result(dc__port_call(p, actor(r, op, p), op->cmd,
+                              (const char *)op->data, op->len));
+}
+
+/* The k-th selected fd of the slot's port. poll() tells whether the fd is
+ * ready for the direction; if it is not, this is a false event. */
+static int exec_event(dc__runner *r, const dc__op *op) {
+  int fds[DC__MAX_SLOT_EVENTS], modes[DC__MAX_SLOT_EVENTS];
+  dc__runner_events(r, op->slot, fds, modes);
+  int fd = fds[op->k];
+  struct pollfd pf = {fd, op->mode == ERL_DRV_READ ? POLLIN : POLLOUT, 0};
+  int ready = poll(&pf, 1, 0) > 0 &&
+              (pf.revents & (pf.events | POLLERR | POLLHUP));
+  if (!ready)
+    stimulus(DC__STIM_FALSE_EVENT);
+  dc__select_fire(fd, op->mode);
+  return 0;
+}
+
+static int exec_async(const dc__op *op) {
+  dc__async_wait_idle(); /* completion order is then a pure choice */
+  if (op->k < 0)
+    dc__async_deliver(-1);
+  else
+    dc__async_deliver_one((size_t)op->k);
+  return 0;
+}
+
+static int exec_exit(dc__runner *r, const dc__op *op) {
+  ErlDrvTermData pid = proc_of(r, op->proc);
+  if (dc__monitor_count_on(pid) > 0)
+    stimulus(DC__STIM_PROC_EXIT);
+  dc__proc_exit(pid, op->reason);
+  return 0;
+}
+
+/* Deferred stop_select calls run on another thread with no lock held; when
+ * the port that asked for them has terminated meanwhile, this is the
+ * "after the port stopped" timing. */
+static int exec_ssrun(void) {
+  int dead = 0, due = dc__select_deferred_pending(&dead);
+  if (due > 0)
+    stimulus(dead > 0 ? DC__STIM_SS_AFTER_STOP : DC__STIM_SS_DEFERRED);
+  int ran = dc__select_run_deferred();
+  if (ran > 0)
+    mark(DC__STIM_SS_DEFERRED);
+  return 0;
 }
 
 /* Runs timers, real events and async completions until a round does
  * nothing (bounded: a driver may re-arm a timer forever). */
 static void settle(void) {
-  for (int round = 0; round < 64; round++) {
+  for (int round = 0; round < SETTLE_ROUNDS; round++) {
     int did = dc__select_poll(0);
     dc__async_wait_idle();
     did += dc__async_deliver(-1);
@@ -78,51 +159,74 @@ static void settle(void) {
   }
 }
 
-int dc__runner_exec(dc__runner *r, const dc__op *op) {
-  dc__port *p;
+static int exec_close(dc__runner *r, const dc__op *op) {
+  dc__port *p = dc__runner_port(r, op->slot);
+  if (dc__queue_size(p) > 0)
+    stimulus(DC__STIM_CLOSE_QUEUED); /* flush, then drain, then stop */
+  else if (r->ssmode == DC__SS_SYNC && dc__select_count(p) > 0)
+    /* stop deselects now: stop_select runs inside driver_select. Only
+     * named here; it counts as applied once a stop_select really ran. */
+    dc__tls.stimulus = dc__stimulus_name(DC__STIM_SS_SYNC);
+  return result(dc__port_exit(p, "normal", op->bang));
+}
+
+static int exec_unload(dc__runner *r) {
+  r->unloaded = 1;
+  return result(dc__unload_driver());
+}
+
+static int dispatch(dc__runner *r, const dc__op *op) {
   switch (op->kind) {
-  case DC__OP_OPEN: {
-    if (op->slot < 0 || op->slot >= DC__MAX_SLOTS || slot_port(r, op->slot))
-      return DC_ESTATE;
-    dc__open_result res = dc__port_open(
-        dc__g.driver_name, op->opts,
-        proc_of(r, op->proc >= 0 ? op->proc : op->slot));
-    r->slots[op->slot] = res.port;
-    return 0;
-  }
+  case DC__OP_OPEN:
+    return exec_open(r, op);
   case DC__OP_COMMAND:
     return exec_command(r, op);
   case DC__OP_CONTROL:
-    if (!(p = slot_port(r, op->slot)))
-      return DC_ESTATE;
-    return dc__port_control_rlen(p, actor(r, op, p), op->cmd,
-                                 (const char *)op->data, op->len,
-                                 op->rlen >= 0 ? (size_t)op->rlen : 64);
+    return exec_control(r, op);
   case DC__OP_CALL:
-    if (!(p = slot_port(r, op->slot)))
-      return DC_ESTATE;
-    return dc__port_call(p, actor(r, op, p), op->cmd, (const char *)op->data,
-                         op->len);
-  case DC__OP_ADVANCE:
-    dc__timer_advance(op->ms);
-    return 0;
+    return exec_call(r, op);
+  case DC__OP_EVENT:
+    return exec_event(r, op);
   case DC__OP_POLL:
     dc__select_poll(0);
     return 0;
-  case DC__OP_ASYNC:
-    dc__async_wait_idle();
-    dc__async_deliver(-1);
+  case DC__OP_ADVANCE:
+    dc__timer_advance(op->ms);
     return 0;
+  case DC__OP_ASYNC:
+    return exec_async(op);
+  case DC__OP_EXIT:
+    return exec_exit(r, op);
+  case DC__OP_SSMODE:
+    r->ssmode = op->mode;
+    dc__select_set_mode((dc__stop_select_mode)op->mode);
+    return 0;
+  case DC__OP_SSRUN:
+    return exec_ssrun();
   case DC__OP_SETTLE:
     settle();
     return 0;
   case DC__OP_CLOSE:
-    if (!(p = slot_port(r, op->slot)))
-      return DC_ESTATE;
-    return dc__port_exit(p, "normal", op->bang);
+    return exec_close(r, op);
   case DC__OP_UNLOAD:
-    return dc__unload_driver();
+    return exec_unload(r);
   default:
     return DC_EINVAL;
   }
+}
+
+int dc__runner_exec(dc__runner *r, const dc__op *op) {
+  if (!dc__op_legal(r, op, NULL))
+    return DC_ESTATE;
+  const char *prev = dc__tls.stimulus;
+  unsigned long ss = atomic_load(&dc__g.cb_count[DC__CB_STOP_SELECT]);
+  int rc = dispatch(r, op);
+  /* A stop_select that ran inside this operation (not from the deferred
+   * queue) ran synchronously inside driver_select. */
+  if (op->kind != DC__OP_SSRUN && op->kind != DC__OP_UNLOAD &&
+      atomic_load(&dc__g.cb_count[DC__CB_STOP_SELECT]) != ss)
+    mark(DC__STIM_SS_SYNC);
+  dc__tls.stimulus = prev;
+  r->ops_run++;
+  return rc;
 }
