@@ -58,6 +58,13 @@ typedef struct dc_config {
   uint64_t seed;           /* seed for every random choice */
   int async_threads;       /* async pool size (ERTS +A), >= 1 */
   int quiet;               /* 1: do not print the trace */
+  unsigned sequences;      /* random sequences; 0 = as many as time allows */
+  double time_s;           /* budget for the sequences in seconds; 0 = 10 s
+                              when sequences is 0, else no time limit */
+  int no_fork;             /* 1: run in-process (no crash/hang isolation) */
+  unsigned hang_ms;        /* hang limit per callback, 0 = 2000 ms */
+  const char *scenario_dir; /* write shrunk scenarios there, or NULL */
+  const char *replay_path; /* replay this scenario file instead of a run */
 } dc_config;
 
 /* Fills cfg with defaults (seed 1, one async thread, no report). */
@@ -69,10 +76,14 @@ typedef struct dc_result {
   int warnings; /* warning findings */
 } dc_result;
 
-/* Loads cfg->driver_path, runs the entry checks and the smoke scenario, prints
- * the trace and summary to stdout and writes the report. Returns 0 when the
- * run completed (findings are in *res), or a negative DC_E* on a usage or load
- * problem, with a one-line message in errbuf (caller-owned, errcap bytes). */
+/* Runs cfg->driver_path: entry checks, the smoke scenario (trace printed),
+ * targeted stimulus sequences and seeded random sequences, each isolated in
+ * a child process; findings are deduplicated and shrunk. With replay_path,
+ * runs that scenario file instead and prints its trace. Prints the summary
+ * to stdout and writes the report. Returns 0 when the run completed
+ * (findings are in *res), or a negative DC_E* on a usage, load or scenario
+ * parse problem, with a one-line message in errbuf (caller-owned, errcap
+ * bytes; "file:line: ..." for DC_EPARSE). */
 int dc_run(const dc_config *cfg, dc_result *res, char *errbuf, size_t errcap);
 
 #endif

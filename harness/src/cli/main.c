@@ -14,22 +14,39 @@
 
 static void usage(FILE *out) {
   fprintf(out,
-          "usage: drvcheck run DRIVER.so [--seed N] [--report FILE] [--quiet]\n"
+          "usage: drvcheck run DRIVER.so [--seed N] [--sequences N] [--time SECONDS]\n"
+          "                [--report FILE] [--write-scenarios DIR] [--quiet]\n"
+          "                [--no-fork] [--hang-ms N]\n"
+          "       drvcheck replay DRIVER.so SCENARIO [--report FILE] [--quiet]\n"
+          "                [--no-fork] [--hang-ms N]\n"
           "       drvcheck --list-rules\n"
           "       drvcheck --help | --version\n"
           "\n"
-          "run   load an Erlang port driver into drvcheck's mock emulator, check\n"
-          "      its entry, drive every callback it defines through a smoke\n"
-          "      scenario, print the Erlang-visible trace and the findings, and\n"
-          "      write a JSON report.\n"
+          "run     load an Erlang port driver into drvcheck's mock emulator, check\n"
+          "        its entry, drive every callback it defines through a smoke\n"
+          "        scenario (its Erlang-visible trace is printed), one targeted\n"
+          "        sequence per stimulus and seeded random protocol-legal\n"
+          "        sequences, each in a child process (a crash or hang becomes a\n"
+          "        cb.crash / cb.hang finding); shrink every finding's scenario.\n"
+          "replay  run one scenario file (see docs/scenario.md) and print its\n"
+          "        trace and findings.\n"
           "\n"
           "options:\n"
-          "  --seed N       seed for payloads and choices (default 1)\n"
-          "  --report FILE  write the JSON report to FILE (atomically)\n"
-          "  --quiet        print only the summary\n"
+          "  --seed N              seed for payloads and choices (default 1)\n"
+          "  --sequences N         random sequences to run (default: as many as\n"
+          "                        --time allows)\n"
+          "  --time SECONDS        budget for the sequences (default 10; with\n"
+          "                        --sequences, no limit unless given)\n"
+          "  --report FILE         write the JSON report to FILE (atomically)\n"
+          "  --write-scenarios DIR write each finding's shrunk scenario to\n"
+          "                        DIR/<rule>-<n>.scn (for drvcheck replay)\n"
+          "  --quiet               print only the summary\n"
+          "  --no-fork             run in-process (for debuggers; no crash/hang\n"
+          "                        isolation)\n"
+          "  --hang-ms N           hang limit per callback (default 2000)\n"
           "\n"
-          "exit status: 0 no error findings, 1 error findings, 2 usage or load "
-          "problem\n");
+          "exit status: 0 no error findings, 1 error findings, 2 usage, load or\n"
+          "scenario problem\n");
 }
 
 static int list_rules(void) {
@@ -55,34 +72,99 @@ static int fail_usage(const char *msg, const char *arg) {
   return EXIT_USAGE;
 }
 
-static int cmd_run(int argc, char **argv) {
+static int parse_seconds(const char *s, double *out) {
+  char *end;
+  if (!s || !*s)
+    return -1;
+  errno = 0;
+  *out = strtod(s, &end);
+  return (errno || *end || !(*out > 0)) ? -1 : 0;
+}
+
+/* Options shared by run and replay; returns 1 when argv[*i] was one of
+ * them, 0 if not, or EXIT_USAGE + 1 after printing a usage error. */
+static int common_option(dc_config *cfg, int argc, char **argv, int *i) {
+  const char *a = argv[*i], *val = *i + 1 < argc ? argv[*i + 1] : NULL;
+  unsigned long long n;
+  if (strcmp(a, "--quiet") == 0) {
+    cfg->quiet = 1;
+    return 1;
+  }
+  if (strcmp(a, "--no-fork") == 0) {
+    cfg->no_fork = 1;
+    return 1;
+  }
+  if (strcmp(a, "--report") == 0) {
+    if (!val)
+      return fail_usage("--report needs a file name", NULL) + 1;
+    cfg->report_path = argv[++*i];
+    return 1;
+  }
+  if (strcmp(a, "--hang-ms") == 0) {
+    if (parse_u64(val, &n) != 0 || n == 0 || n > 3600000)
+      return fail_usage("--hang-ms needs a positive number of milliseconds",
+                        NULL) + 1;
+    cfg->hang_ms = (unsigned)n;
+    ++*i;
+    return 1;
+  }
+  return 0;
+}
+
+static int run_option(dc_config *cfg, int argc, char **argv, int *i) {
+  const char *a = argv[*i], *val = *i + 1 < argc ? argv[*i + 1] : NULL;
+  unsigned long long n;
+  if (strcmp(a, "--seed") == 0) {
+    if (parse_u64(val, &n) != 0)
+      return fail_usage("--seed needs a non-negative integer", NULL) + 1;
+    cfg->seed = n;
+  } else if (strcmp(a, "--sequences") == 0) {
+    if (parse_u64(val, &n) != 0 || n > 100000000)
+      return fail_usage("--sequences needs a non-negative integer", NULL) + 1;
+    cfg->sequences = (unsigned)n;
+  } else if (strcmp(a, "--time") == 0) {
+    if (parse_seconds(val, &cfg->time_s) != 0)
+      return fail_usage("--time needs a positive number of seconds", NULL) + 1;
+  } else if (strcmp(a, "--write-scenarios") == 0) {
+    if (!val)
+      return fail_usage("--write-scenarios needs a directory", NULL) + 1;
+    cfg->scenario_dir = val;
+  } else {
+    return 0;
+  }
+  ++*i;
+  return 1;
+}
+
+/* run (replay = 0) or replay (replay = 1). */
+static int cmd_run(int argc, char **argv, int replay) {
   dc_config cfg;
   dc_result res;
   char err[512] = "";
-  unsigned long long seed;
   dc_config_init(&cfg);
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
-    if (strcmp(a, "--seed") == 0) {
-      if (parse_u64(i + 1 < argc ? argv[++i] : NULL, &seed) != 0)
-        return fail_usage("--seed needs a non-negative integer", NULL);
-      cfg.seed = seed;
-    } else if (strcmp(a, "--report") == 0) {
-      if (i + 1 >= argc)
-        return fail_usage("--report needs a file name", NULL);
-      cfg.report_path = argv[++i];
-    } else if (strcmp(a, "--quiet") == 0) {
-      cfg.quiet = 1;
-    } else if (a[0] == '-' && a[1]) {
+    int r = common_option(&cfg, argc, argv, &i);
+    if (r == 0 && !replay)
+      r = run_option(&cfg, argc, argv, &i);
+    if (r > 1)
+      return r - 1;
+    if (r == 1)
+      continue;
+    if (a[0] == '-' && a[1])
       return fail_usage("unknown option", a);
-    } else if (!cfg.driver_path) {
+    if (!cfg.driver_path)
       cfg.driver_path = a;
-    } else {
+    else if (replay && !cfg.replay_path)
+      cfg.replay_path = a;
+    else
       return fail_usage("unexpected argument", a);
-    }
   }
   if (!cfg.driver_path)
-    return fail_usage("run needs a driver .so", NULL);
+    return fail_usage(replay ? "replay needs a driver .so" : "run needs a driver .so",
+                      NULL);
+  if (replay && !cfg.replay_path)
+    return fail_usage("replay needs a scenario file", NULL);
   int rc = dc_run(&cfg, &res, err, sizeof err);
   if (rc != 0) {
     fprintf(stderr, "drvcheck: %s\n", err[0] ? err : dc_strerror(rc));
@@ -110,6 +192,8 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "--list-rules") == 0)
     return list_rules();
   if (strcmp(cmd, "run") == 0)
-    return cmd_run(argc - 2, argv + 2);
+    return cmd_run(argc - 2, argv + 2, 0);
+  if (strcmp(cmd, "replay") == 0)
+    return cmd_run(argc - 2, argv + 2, 1);
   return fail_usage("unknown command", cmd);
 }

@@ -246,14 +246,14 @@ void dc__async_stop(void) {
 }
 
 unsigned int driver_async_port_key(ErlDrvPort port) {
-  dc__port *p = dc__port_live(port);
+  dc__port *p = DC__API_PORT(driver_async_port_key, port);
   return p ? (unsigned int)DC__IDX(p->id) : 0;
 }
 
 long driver_async(ErlDrvPort ix, unsigned int *key,
                   void (*async_invoke)(void *), void *async_data,
                   void (*async_free)(void *)) {
-  dc__port *p = dc__port_live(ix);
+  dc__port *p = DC__API_PORT(driver_async, ix);
   if (!p || pool.n == 0)
     return -1;
   job *j = malloc(sizeof *j);

@@ -12,8 +12,11 @@
 #include "internal.h"
 
 typedef struct bin_hdr {
-  dc__blk blk;               /* registry entry, key = &bin */
+  dc__blk blk;               /* registry entry, key = &bin (unused when
+                                strict: the entry is then malloc'ed apart) */
   _Atomic ErlDrvSInt refc;
+  dc__dlv *dlv;              /* delivery record (deliver.c), or NULL */
+  size_t map_bytes;          /* strict-mode mapping size, 0 when malloc'ed */
   ErlDrvBinary bin;          /* what the driver sees; orig_bytes follows */
 } bin_hdr;
 
@@ -72,38 +75,74 @@ static bin_status check(const ErlDrvBinary *bin, const char *api,
   return s;
 }
 
+#define DATA_OFF (offsetof(bin_hdr, bin) + offsetof(ErlDrvBinary, orig_bytes))
+
+/* Strict mode (deliver.c): the data starts on a page of its own so that a
+ * delivered binary can be write-protected; the registry entry, which the
+ * registry frees with free(), then lives in a separate block. */
+static bin_hdr *alloc_strict(size_t size, dc__blk **blk) {
+  *blk = malloc(sizeof **blk);
+  bin_hdr *h = *blk ? dc__dlv_page_alloc(DATA_OFF, sizeof(bin_hdr) + size)
+                    : NULL;
+  if (!h) {
+    free(*blk);
+    return NULL;
+  }
+  h->map_bytes = sizeof(bin_hdr) + size;
+  return h;
+}
+
 static ErlDrvBinary *alloc_bin(size_t size, ErlDrvSInt refc,
                                const void *site) {
   if (dc__mem_fail_now() || size > SIZE_MAX / 2)
     return NULL;
-  bin_hdr *h = malloc(sizeof(bin_hdr) + size);
+  dc__blk *blk = NULL;
+  bin_hdr *h = dc__strict_binaries() ? alloc_strict(size, &blk)
+                                     : malloc(sizeof(bin_hdr) + size);
   if (!h)
     return NULL;
+  if (!blk) {
+    blk = &h->blk;
+    h->map_bytes = 0;
+  }
   h->refc = refc;
+  h->dlv = NULL;
   h->bin.orig_size = (ErlDrvSInt)size;
-  h->blk.key = &h->bin;
-  h->blk.size = size;
-  h->blk.site = site;
-  h->blk.owner = dc__tls.port ? (int)dc__tls.port->idx : -1;
-  h->blk.kind = DC__BLK_BIN;
-  dc__blk_add(&h->blk);
+  blk->key = &h->bin;
+  blk->size = size;
+  blk->site = site;
+  blk->owner = dc__tls.port ? (int)dc__tls.port->idx : -1;
+  blk->kind = DC__BLK_BIN;
+  dc__blk_add(blk);
   return &h->bin;
 }
+
+dc__dlv **dc__bin_dlv_slot(const ErlDrvBinary *bin) { return &hdr_of(bin)->dlv; }
 
 /* Releases a binary whose count reached 0: payload poisoned, header kept in
  * quarantine so later use of the pointer is recognised. */
 static void release(ErlDrvBinary *bin) {
+  dc__dlv_drop(bin); /* last check of delivered bytes, then untracked */
+  bin_hdr *h = hdr_of(bin);
+  if (h->map_bytes) { /* strict: the registry keeps only the key */
+    size_t bytes = h->map_bytes;
+    dc__blk_release(bin, DC__BLK_BIN);
+    dc__dlv_page_free(h, DATA_OFF, bytes);
+    return;
+  }
   if (bin->orig_size <= 4096)
     memset(bin->orig_bytes, 0xDB, (size_t)bin->orig_size);
   dc__blk_release(bin, DC__BLK_BIN);
 }
 
 ErlDrvBinary *driver_alloc_binary(ErlDrvSizeT size) {
+  DC__API(driver_alloc_binary);
   /* size 0 is allowed (OTP25 run); refc starts at 1. */
   return alloc_bin(size, 1, __builtin_return_address(0));
 }
 
 ErlDrvBinary *driver_realloc_binary(ErlDrvBinary *bin, ErlDrvSizeT size) {
+  DC__API(driver_realloc_binary);
   const void *site = __builtin_return_address(0);
   if (!bin) /* behaves like driver_alloc_binary (OTP25 run) */
     return alloc_bin(size, 1, site);
@@ -117,19 +156,25 @@ ErlDrvBinary *driver_realloc_binary(ErlDrvBinary *bin, ErlDrvSizeT size) {
     return NULL; /* original still valid */
   size_t keep = (size_t)bin->orig_size < size ? (size_t)bin->orig_size : size;
   memcpy(nb->orig_bytes, bin->orig_bytes, keep);
-  hdr_of(nb)->blk.owner = oh->blk.owner;
+  int st; /* via the registry: strict binaries keep their entry apart */
+  dc__blk *ob = dc__blk_find(bin, DC__BLK_BIN, &st);
+  dc__blk *nbk = dc__blk_find(nb, DC__BLK_BIN, &st);
+  if (ob && nbk)
+    nbk->owner = ob->owner;
   oh->refc = 0;
   release(bin);
   return nb;
 }
 
 void driver_free_binary(ErlDrvBinary *bin) {
+  DC__API(driver_free_binary);
   if (!bin) /* no-op (OTP25 run) */
     return;
   const void *site = __builtin_return_address(0);
   bin_status s = check(bin, "driver_free_binary", site);
   if (s == BIN_FREED || s == BIN_FOREIGN)
     return;
+  dc__dlv_check(bin); /* delivered bytes changed before this free? */
   ErlDrvSInt was = atomic_fetch_sub(&hdr_of(bin)->refc, 1);
   if (was == 1)
     release(bin);
@@ -137,12 +182,21 @@ void driver_free_binary(ErlDrvBinary *bin) {
 }
 
 ErlDrvSInt driver_binary_get_refc(ErlDrvBinary *dbp) {
+  DC__API(driver_binary_get_refc);
   bin_status s = check(dbp, "driver_binary_get_refc",
                        __builtin_return_address(0));
-  return (s == BIN_OK || s == BIN_ZERO) ? hdr_of(dbp)->refc : 0;
+  if (s != BIN_OK && s != BIN_ZERO)
+    return 0;
+  ErlDrvSInt n = hdr_of(dbp)->refc;
+  /* The mock holds no reference for delivered data: a count of 1 tells the
+   * driver it is the only holder, so it may reuse the binary from now on. */
+  if (n == 1)
+    dc__dlv_drop(dbp);
+  return n;
 }
 
 ErlDrvSInt driver_binary_inc_refc(ErlDrvBinary *dbp) {
+  DC__API(driver_binary_inc_refc);
   bin_status s = check(dbp, "driver_binary_inc_refc",
                        __builtin_return_address(0));
   if (s == BIN_FREED || s == BIN_FOREIGN)
@@ -151,6 +205,7 @@ ErlDrvSInt driver_binary_inc_refc(ErlDrvBinary *dbp) {
 }
 
 ErlDrvSInt driver_binary_dec_refc(ErlDrvBinary *dbp) {
+  DC__API(driver_binary_dec_refc);
   const void *site = __builtin_return_address(0);
   bin_status s = check(dbp, "driver_binary_dec_refc", site);
   if (s == BIN_FREED || s == BIN_FOREIGN)
@@ -191,4 +246,7 @@ void dc__bin_unref(ErlDrvBinary *bin) {
 
 size_t dc__bin_live_count(void) { return dc__blk_live(DC__BLK_BIN, NULL); }
 
-void dc__bin_reset(void) { dc__blk_reset(DC__BLK_BIN); }
+void dc__bin_reset(void) {
+  dc__dlv_reset();
+  dc__blk_reset(DC__BLK_BIN);
+}

@@ -63,10 +63,12 @@ void dc__emu_reset(int async_threads) {
       pthread_mutex_destroy(&dc__g.ports[i].lock);
   pthread_mutex_destroy(&dc__g.drv_lock); /* a zeroed mutex is fine too */
   memset(&dc__g, 0, sizeof dc__g);
+  dc__timer_reset();
   pthread_mutex_init(&dc__g.drv_lock, NULL);
   dc__g.async_threads = async_threads > 0 ? async_threads : 1;
   dc__g.trace_enabled = 1;
   memset(&dc__tls, 0, sizeof dc__tls);
   dc__tls.kind = DC__THR_EMU;
+  dc__ctx_reset();
   dc__async_start(dc__g.async_threads);
 }

@@ -264,7 +264,8 @@ dc__port *dc__port_next_live(unsigned from);
 /* The check at the top of every erl_driver entry taking an ErlDrvPort: the
  * live port, or NULL (the caller returns the ERTS invalid-port value). Reports
  * ctx.dead_port (api, site = return address into the driver) only when h
- * points at a terminated slot or at no slot at all. */
+ * points at no slot at all, or at a terminated slot on an emulator thread
+ * outside stop_select (elsewhere a port may die at any moment). */
 dc__port *dc__port_api(ErlDrvPort h, const char *api, const void *site);
 /* Takes a fresh slot (never reused) for a port named `name` (copied) owned by
  * and linked to owner; state STARTING, drv_data 0. NULL when the table is
@@ -571,6 +572,9 @@ int dc__timer_advance(uint64_t ms);
 /* timer.c: earliest armed deadline, or UINT64_MAX. */
 uint64_t dc__timer_next(void);
 void dc__timer_cancel_port(dc__port *p);
+/* timer.c: forgets the armed-timer count (dc__emu_reset, which clears the
+ * ports). */
+void dc__timer_reset(void);
 
 /* select.c: one entry per fd the driver selected. */
 typedef enum {
@@ -623,8 +627,8 @@ int dc__async_deliver_one(size_t i);
 /* A process exits: fires process_exit for every driver monitor on it (port
  * locked), then marks it dead. Ports it owns get an exit signal with reason. */
 void dc__proc_exit(ErlDrvTermData pid, const char *reason_atom);
-/* Number of live driver monitors (all ports) on process pid. For the
- * emulator thread between callbacks (reads without the port locks). */
+/* Number of live driver monitors (all ports) on process pid. O(1), lock-free:
+ * any thread, also while other ports' callbacks run. */
 int dc__monitor_count_on(ErlDrvTermData pid);
 /* Silently removes all driver monitors of port p (port exit). */
 void dc__monitor_port_gone(dc__port *p);
@@ -714,7 +718,7 @@ void dc__dlv_page_free(void *mem, size_t data_off, size_t bytes);
 /* Before a blocking acquire: records held -> lock edges, reports cycles.
  * read: a read lock (edges into it are not recorded: readers share). */
 void dc__lockdep_wait(const void *lock, const char *name, int read,
-                      const void *site);
+                      const char *api, const void *site);
 /* The lock is now held by this thread (after lock or successful trylock). */
 void dc__lockdep_acquired(const void *lock, const char *name,
                           const void *site);

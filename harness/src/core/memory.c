@@ -274,11 +274,13 @@ static void poison(void *ptr, size_t size) {
 }
 
 void *driver_alloc(ErlDrvSizeT size) {
+  DC__API(driver_alloc);
   /* ERTS returns a valid (minimal) block for size 0 (OTP25 run). */
   return alloc_block(size, current_owner(), __builtin_return_address(0));
 }
 
 void driver_free(void *ptr) {
+  DC__API(driver_free);
   if (!ptr) /* accepted by ERTS (OTP25 run) */
     return;
   int st = 0;
@@ -301,6 +303,7 @@ void driver_free(void *ptr) {
 }
 
 void *driver_realloc(void *ptr, ErlDrvSizeT size) {
+  DC__API(driver_realloc);
   const void *site = __builtin_return_address(0);
   if (!ptr)
     return alloc_block(size, current_owner(), site);

@@ -59,6 +59,7 @@
   X(EREMOTEIO, eremoteio) X(EDQUOT, edquot)
 
 char *erl_errno_id(int error) {
+  DC__API(erl_errno_id);
   switch (error) {
 #define DC__ERRNO_CASE(num, atom)                                              \
   case num:                                                                    \
@@ -78,6 +79,7 @@ char *erl_errno_id(int error) {
 /* Fills exactly the fields that fit in si_size: each block is one version of
  * the struct (io.c: driver_system_info). */
 void driver_system_info(ErlDrvSysInfo *sip, size_t si_size) {
+  DC__API(driver_system_info);
   if (!sip || si_size < SI_SIZE(smp_support)) {
     /* ERTS: erts_exit(ERTS_ABORT_EXIT, ...) - the node aborts. */
     fprintf(stderr,
@@ -108,7 +110,10 @@ void driver_system_info(ErlDrvSysInfo *sip, size_t si_size) {
     sip->dirty_scheduler_support = 1;
 }
 
-int null_func(void) { return 0; }
+int null_func(void) {
+  DC__API(null_func);
+  return 0;
+}
 
 /* ------------------------------------------------------------------------ */
 /* Emulated environment (os:getenv/putenv view, not libc's environ)          */
@@ -182,6 +187,7 @@ static void env_lock_ready(int write) {
 /* ERTS always succeeds (erts_osenv_put_native returns 1 -> 0), also for an
  * empty value, which sets the variable to "" [OTP25 run]. */
 int erl_drv_putenv(const char *key, char *value) {
+  DC__API(erl_drv_putenv);
   size_t kl = strlen(key), vl = strlen(value);
   env_lock_ready(1);
   int rc = env_put_locked(key, kl, value, vl);
@@ -194,6 +200,7 @@ int erl_drv_putenv(const char *key, char *value) {
  * when the key is missing [OTP25 run: in 5 -> -1 and 4; in 0 -> 1 and
  * SIZE_MAX]. Returns 0 copied, 1 too small, -1 not found. */
 int erl_drv_getenv(const char *key, char *value, size_t *value_size) {
+  DC__API(erl_drv_getenv);
   size_t kl = strlen(key);
   long long cap = (long long)(*value_size - 1); /* ERTS: signed Sint */
   int rc;
@@ -261,6 +268,7 @@ static long long unit_per_sec(ErlDrvTimeUnit u) {
  * unsigned arithmetic, without undefined behaviour. */
 ErlDrvTime erl_drv_convert_time_unit(ErlDrvTime val, ErlDrvTimeUnit from,
                                      ErlDrvTimeUnit to) {
+  DC__API(erl_drv_convert_time_unit);
   long long ff = unit_per_sec(from), tf = unit_per_sec(to);
   if (!ff || !tf)
     return ERL_DRV_TIME_ERROR;
@@ -279,6 +287,7 @@ static int time_allowed(ErlDrvTimeUnit u) {
 }
 
 ErlDrvTime erl_drv_monotonic_time(ErlDrvTimeUnit time_unit) {
+  DC__API(erl_drv_monotonic_time);
   if (!time_allowed(time_unit))
     return ERL_DRV_TIME_ERROR;
   ErlDrvTime ms = (ErlDrvTime)atomic_load(&dc__g.now_ms);
@@ -287,6 +296,7 @@ ErlDrvTime erl_drv_monotonic_time(ErlDrvTimeUnit time_unit) {
 }
 
 ErlDrvTime erl_drv_time_offset(ErlDrvTimeUnit time_unit) {
+  DC__API(erl_drv_time_offset);
   if (!time_allowed(time_unit))
     return ERL_DRV_TIME_ERROR;
   return (SYS_START_SEC - MONO_START_SEC) * unit_per_sec(time_unit);
@@ -297,6 +307,7 @@ ErlDrvTime erl_drv_time_offset(ErlDrvTimeUnit time_unit) {
 static _Atomic unsigned long long last_now_us;
 
 int driver_get_now(ErlDrvNowData *now) {
+  DC__API(driver_get_now);
   if (!now)
     return -1;
   unsigned long long base =
@@ -327,6 +338,7 @@ static _Thread_local struct {
 static _Atomic unsigned dl_gen = 1;
 
 void *driver_dl_open(char *path) {
+  DC__API(driver_dl_open);
   size_t n = strlen(path);
   char *full = malloc(n + 4);
   if (!full)
@@ -341,6 +353,7 @@ void *driver_dl_open(char *path) {
 }
 
 void *driver_dl_sym(void *handle, char *func_name) {
+  DC__API(driver_dl_sym);
   (void)dlerror();
   void *p = dlsym(handle, func_name);
   const char *e = dlerror();
@@ -353,9 +366,13 @@ void *driver_dl_sym(void *handle, char *func_name) {
 }
 
 /* dlclose(NULL) crashes ERTS on glibc as well [OTP25 run]; not guarded. */
-int driver_dl_close(void *handle) { return dlclose(handle) == 0 ? 0 : -1; }
+int driver_dl_close(void *handle) {
+  DC__API(driver_dl_close);
+  return dlclose(handle) == 0 ? 0 : -1;
+}
 
 char *driver_dl_error(void) {
+  DC__API(driver_dl_error);
   if (dl_err.gen == atomic_load(&dl_gen))
     return dl_err.msg;
   return "Unspecified dynamic library error";
@@ -391,6 +408,7 @@ static int added_remove(ErlDrvEntry *de) {
 /* io.c: the entry joins the driver list and its init() is called; a failing
  * init silently drops it again (nothing is returned). */
 void add_driver_entry(ErlDrvEntry *de) {
+  DC__API(add_driver_entry);
   added_entry *n = malloc(sizeof *n);
   if (!n)
     return;
@@ -412,6 +430,7 @@ void add_driver_entry(ErlDrvEntry *de) {
 /* 1 removed, 0 unknown, -1 for the driver loaded through erl_ddll (the
  * loader's entry), which cannot be removed this way. */
 int remove_driver_entry(ErlDrvEntry *de) {
+  DC__API(remove_driver_entry);
   if (de && de == dc__g.entry)
     return -1;
   return added_remove(de);

@@ -37,6 +37,15 @@ typedef struct mon_data {
 _Static_assert(sizeof(mon_data) <= sizeof(ErlDrvMonitor), "monitor data");
 
 static port_mons pm[DC__MAX_PORTS];
+/* Live driver monitors per monitored process, so the sequencer's question
+ * "is p monitored?" is O(1) and needs no port lock while other ports' callbacks
+ * run (concurrency mode). Pid numbers are consecutive and at most
+ * DC__MAX_PROCS exist, so the number modulo DC__MAX_PROCS is unique. */
+static _Atomic int on_pid[DC__MAX_PROCS];
+
+static _Atomic int *pid_count(ErlDrvTermData pid) {
+  return &on_pid[DC__IDX(pid) % DC__MAX_PROCS];
+}
 static _Atomic uint64_t ref_counter;
 /* The process whose monitors are being fired: it counts as not alive for
  * new monitors although dc__proc_mark_dead has not run yet. */
@@ -65,6 +74,7 @@ static mon *find(const dc__port *p, const ErlDrvMonitor *m, uint32_t *slot) {
 }
 
 static void release(port_mons *t, uint32_t slot) {
+  atomic_fetch_sub(pid_count(t->v[slot].pid), 1);
   t->v[slot].ref = 0;
   t->v[slot].pid = 0;
   t->v[slot].next_free = t->free_head;
@@ -106,6 +116,7 @@ int driver_monitor_process(ErlDrvPort port, ErlDrvTermData process,
   t->v[s].pid = process;
   t->v[s].next_free = 0;
   t->live++;
+  atomic_fetch_add(pid_count(process), 1);
   if (monitor)
     to_driver(monitor, p->idx, (uint32_t)s, ref);
   return 0;
@@ -209,32 +220,16 @@ void dc__proc_exit(ErlDrvTermData pid, const char *reason_atom) {
 }
 
 int dc__monitor_count_on(ErlDrvTermData pid) {
-  int n = 0;
-  unsigned np = atomic_load(&dc__g.nports);
-  /* With port locking another thread may run a port's callbacks (and edit
-   * its monitors) while the sequencer asks, between callbacks: take each
-   * live port's lock. Never called from inside a callback. */
-  int lock = dc__g.port_locking && dc__tls.depth == 0;
-  for (unsigned i = 0; i < np; i++) {
-    dc__port *p = &dc__g.ports[i];
-    int st = p->state;
-    if (st == DC__PORT_FREE || st == DC__PORT_DEAD)
-      continue; /* monitors were dropped at the port's exit */
-    if (lock)
-      pthread_mutex_lock(&p->lock);
-    const port_mons *t = &pm[i];
-    for (uint32_t s = 0; t->live && s < t->used; s++)
-      n += t->v[s].ref && t->v[s].pid == pid;
-    if (lock)
-      pthread_mutex_unlock(&p->lock);
-  }
-  return n;
+  return DC__IS(pid, DC__TAG_PID) ? atomic_load(pid_count(pid)) : 0;
 }
 
 void dc__monitor_port_gone(dc__port *p) {
   if (!p)
     return;
   port_mons *t = &pm[p->idx];
+  for (uint32_t s = 0; t->live && s < t->used; s++)
+    if (t->v[s].ref)
+      atomic_fetch_sub(pid_count(t->v[s].pid), 1);
   free(t->v);
   memset(t, 0, sizeof *t);
 }
@@ -244,5 +239,7 @@ void dc__monitor_reset(void) {
     free(pm[i].v);
     memset(&pm[i], 0, sizeof pm[i]);
   }
+  for (unsigned i = 0; i < DC__MAX_PROCS; i++)
+    atomic_store(&on_pid[i], 0);
   atomic_store(&exiting_pid, 0);
 }

@@ -18,6 +18,8 @@
 
 #include "internal.h"
 
+#define SITE __builtin_return_address(0)
+
 /* Data of the message: header then segments, in the port's mode. */
 static int encode_data(ei_x_buff *x, int binary, const char *hbuf, size_t hlen,
                        const SysIOVec *segs, int nsegs) {
@@ -85,16 +87,16 @@ int dc__deliver_data(dc__port *p, const char *hbuf, size_t hlen,
 
 /* The port behind a handle if output may go to it: NULL for an invalid
  * port (-1), *drop set for a CLOSING one (0, nothing sent). */
-static dc__port *output_port(ErlDrvPort port, int *drop) {
-  dc__port *p = dc__port_live(port);
+static dc__port *output_port(dc__api api, ErlDrvPort port, int *drop,
+                             const void *site) {
+  dc__port *p = dc__api_port(api, port, site);
   *drop = p && atomic_load(&p->state) == DC__PORT_CLOSING;
   return p;
 }
 
-int driver_output2(ErlDrvPort port, char *hbuf, ErlDrvSizeT hlen, char *buf,
-                   ErlDrvSizeT len) {
-  int drop;
-  dc__port *p = output_port(port, &drop);
+/* driver_output2 for an entry already checked (p from output_port). */
+static int output2(dc__port *p, int drop, char *hbuf, ErlDrvSizeT hlen,
+                   char *buf, ErlDrvSizeT len) {
   if (!p)
     return -1;
   if (drop)
@@ -106,15 +108,24 @@ int driver_output2(ErlDrvPort port, char *hbuf, ErlDrvSizeT hlen, char *buf,
   return 0;
 }
 
+int driver_output2(ErlDrvPort port, char *hbuf, ErlDrvSizeT hlen, char *buf,
+                   ErlDrvSizeT len) {
+  int drop;
+  dc__port *p = output_port(DC__API_driver_output2, port, &drop, SITE);
+  return output2(p, drop, hbuf, hlen, buf, len);
+}
+
 int driver_output(ErlDrvPort port, char *buf, ErlDrvSizeT len) {
-  return driver_output2(port, NULL, 0, buf, len);
+  int drop;
+  dc__port *p = output_port(DC__API_driver_output, port, &drop, SITE);
+  return output2(p, drop, NULL, 0, buf, len);
 }
 
 int driver_output_binary(ErlDrvPort port, char *hbuf, ErlDrvSizeT hlen,
                          ErlDrvBinary *bin, ErlDrvSizeT offset,
                          ErlDrvSizeT len) {
   int drop;
-  dc__port *p = output_port(port, &drop);
+  dc__port *p = output_port(DC__API_driver_output_binary, port, &drop, SITE);
   if (!p)
     return -1;
   if (drop)
@@ -137,6 +148,9 @@ int driver_output_binary(ErlDrvPort port, char *hbuf, ErlDrvSizeT hlen,
   seg.iov_base = bin->orig_bytes + offset;
   seg.iov_len = len;
   dc__deliver_data(p, hbuf, hlen, &seg, 1);
+  /* The message shares these bytes from now on (bin.write_after_delivery). */
+  dc__dlv_record(bin, seg.iov_base, len, DC__DLV_SENT, "driver_output_binary",
+                 __builtin_return_address(0));
   return 0;
 }
 
@@ -165,12 +179,12 @@ static SysIOVec *skip_bytes(ErlIOVec *ev, ErlDrvSizeT skip, int *n) {
 
 int driver_outputv(ErlDrvPort port, char *hbuf, ErlDrvSizeT hlen,
                    ErlIOVec *ev, ErlDrvSizeT skip) {
+  int drop;
+  dc__port *p = output_port(DC__API_driver_outputv, port, &drop, SITE);
   if (!ev)
     return -1;
   if (ev->size <= skip) /* nothing left: header only, as driver_output2 */
-    return driver_output2(port, hbuf, hlen, NULL, 0);
-  int drop;
-  dc__port *p = output_port(port, &drop);
+    return output2(p, drop, hbuf, hlen, NULL, 0);
   if (!p)
     return -1;
   if (drop)
@@ -184,6 +198,7 @@ int driver_outputv(ErlDrvPort port, char *hbuf, ErlDrvSizeT hlen,
 /* Returns the number of bytes copied, min(len, ev->size) (the docs' "space
  * left in the buffer" is wrong; io.c driver_vec_to_buf). */
 ErlDrvSizeT driver_vec_to_buf(ErlIOVec *ev, char *buf, ErlDrvSizeT len) {
+  DC__API(driver_vec_to_buf);
   ErlDrvSizeT done = 0;
   for (int i = 0; i < ev->vsize && done < len; i++) {
     size_t n = ev->iov[i].iov_len;

@@ -40,22 +40,22 @@ static int failure(dc__port *p, const char *atom, long num, int eof) {
 }
 
 int driver_failure_eof(ErlDrvPort port) {
-  dc__port *p = dc__port_api(port, "driver_failure_eof", SITE);
+  dc__port *p = DC__API_PORT(driver_failure_eof, port);
   return p ? failure(p, "normal", 0, 1) : -1;
 }
 
 int driver_failure_atom(ErlDrvPort port, char *string) {
-  dc__port *p = dc__port_api(port, "driver_failure_atom", SITE);
+  dc__port *p = DC__API_PORT(driver_failure_atom, port);
   return p ? failure(p, string ? string : "", 0, 0) : -1;
 }
 
 int driver_failure_posix(ErlDrvPort port, int error) {
-  dc__port *p = dc__port_api(port, "driver_failure_posix", SITE);
+  dc__port *p = DC__API_PORT(driver_failure_posix, port);
   return p ? failure(p, erl_errno_id(error), 0, 0) : -1;
 }
 
 int driver_failure(ErlDrvPort port, int error) {
-  dc__port *p = dc__port_api(port, "driver_failure", SITE);
+  dc__port *p = DC__API_PORT(driver_failure, port);
   if (!p)
     return -1;
   /* driver_failure(port, 0) is driver_failure_eof. */
@@ -63,7 +63,7 @@ int driver_failure(ErlDrvPort port, int error) {
 }
 
 int driver_exit(ErlDrvPort port, int err) {
-  dc__port *p = dc__port_api(port, "driver_exit", SITE);
+  dc__port *p = DC__API_PORT(driver_exit, port);
   if (!p)
     return -1;
   p->owner_linked = 0; /* unlinked first: the owner receives nothing */
@@ -71,19 +71,19 @@ int driver_exit(ErlDrvPort port, int err) {
 }
 
 void set_busy_port(ErlDrvPort port, int on) {
-  dc__port *p = dc__port_api(port, "set_busy_port", SITE);
+  dc__port *p = DC__API_PORT(set_busy_port, port);
   if (p)
     p->busy = on != 0;
 }
 
 void set_port_control_flags(ErlDrvPort port, int flags) {
-  dc__port *p = dc__port_api(port, "set_port_control_flags", SITE);
+  dc__port *p = DC__API_PORT(set_port_control_flags, port);
   if (p)
     p->control_flags = flags;
 }
 
 int get_port_flags(ErlDrvPort port) {
-  dc__port *p = dc__port_api(port, "get_port_flags", SITE);
+  dc__port *p = DC__API_PORT(get_port_flags, port);
   return p ? p->flags : 0; /* flags are 0 inside start (§3.2) */
 }
 
@@ -91,7 +91,7 @@ int get_port_flags(ErlDrvPort port) {
  * value) switches the feature off for good and writes the inputs back. */
 void erl_drv_busy_msgq_limits(ErlDrvPort port, ErlDrvSizeT *low,
                               ErlDrvSizeT *high) {
-  dc__port *p = dc__port_api(port, "erl_drv_busy_msgq_limits", SITE);
+  dc__port *p = DC__API_PORT(erl_drv_busy_msgq_limits, port);
   if (!p || p->msgq_low == ERL_DRV_BUSY_MSGQ_DISABLED) {
     if (low)
       *low = ERL_DRV_BUSY_MSGQ_DISABLED;
@@ -131,7 +131,7 @@ void erl_drv_busy_msgq_limits(ErlDrvPort port, ErlDrvSizeT *low,
 
 /* io.c erl_drv_init_ack (§3.12). */
 void erl_drv_init_ack(ErlDrvPort port, ErlDrvData res) {
-  dc__port *p = dc__port_api(port, "erl_drv_init_ack", SITE);
+  dc__port *p = DC__API_PORT(erl_drv_init_ack, port);
   if (!p)
     return;
   ErlDrvEntry *e = dc__g.entry;
@@ -172,7 +172,7 @@ void erl_drv_init_ack(ErlDrvPort port, ErlDrvData res) {
 }
 
 void erl_drv_set_os_pid(ErlDrvPort port, ErlDrvSInt pid) {
-  dc__port *p = dc__port_api(port, "erl_drv_set_os_pid", SITE);
+  dc__port *p = DC__API_PORT(erl_drv_set_os_pid, port);
   if (p)
     p->os_pid = pid;
 }
@@ -180,13 +180,14 @@ void erl_drv_set_os_pid(ErlDrvPort port, ErlDrvSInt pid) {
 /* erl_port_task.c: usage accumulates per port task; 1 once a full slice is
  * used (and it stays used until the next callback). */
 int erl_drv_consume_timeslice(ErlDrvPort port, int percent) {
-  dc__port *p = dc__port_api(port, "erl_drv_consume_timeslice", SITE);
+  dc__port *p = DC__API_PORT(erl_drv_consume_timeslice, port);
   if (!p)
     return -1;
   if (percent < 1)
     percent = 1;
   else if (percent > 100)
     percent = 100;
+  dc__ctx_consumed(percent); /* deducted from the cb.lengthy measurement */
   p->timeslice_used += percent;
   if (p->timeslice_used < 100)
     return 0;
@@ -198,7 +199,7 @@ int erl_drv_consume_timeslice(ErlDrvPort port, int percent) {
  * drv_data given directly: start is not called (§1 row 92). */
 ErlDrvPort driver_create_port(ErlDrvPort creator, ErlDrvTermData connected,
                               char *name, ErlDrvData drv_data) {
-  dc__port *p = dc__port_api(creator, "driver_create_port", SITE);
+  dc__port *p = DC__API_PORT(driver_create_port, creator);
   if (!p || dc__tls.kind != DC__THR_EMU || !dc__g.loaded ||
       !dc__proc_alive(connected))
     return (ErlDrvPort)-1;
@@ -207,11 +208,12 @@ ErlDrvPort driver_create_port(ErlDrvPort creator, ErlDrvTermData connected,
     return (ErlDrvPort)-1;
   np->drv_data = drv_data;
   np->state = DC__PORT_OPEN;
+  dc__ctx_port_created(np); /* usable by this callback until it returns */
   return dc__port_handle(np);
 }
 
 int driver_lock_driver(ErlDrvPort port) {
-  dc__port *p = dc__port_api(port, "driver_lock_driver", SITE);
+  dc__port *p = DC__API_PORT(driver_lock_driver, port);
   if (!p || dc__g.is_static)
     return -1; /* a linked-in driver has no DE_Handle to pin */
   dc__g.locked_driver = 1;

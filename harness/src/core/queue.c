@@ -57,6 +57,7 @@ static int pdl_valid(ErlDrvPDL pdl) {
 }
 
 static void pdl_destroy(ErlDrvPDL pdl) {
+  dc__lockdep_forget(pdl); /* the address may be reused by another lock */
   pthread_mutex_destroy(&pdl->mu);
   dc__blk_release(pdl, DC__BLK_PDL);
 }
@@ -81,8 +82,7 @@ static void pdl_give(ErlDrvPDL pdl) {
 }
 
 ErlDrvPDL driver_pdl_create(ErlDrvPort port) {
-  dc__port *p = dc__port_api(port, "driver_pdl_create",
-                             __builtin_return_address(0));
+  dc__port *p = DC__API_PORT(driver_pdl_create, port);
   if (!p || port_pdl(p)) /* NULL if invalid port or a PDL exists (OTP25 run) */
     return NULL;
   ErlDrvPDL pdl = malloc(sizeof *pdl);
@@ -107,6 +107,7 @@ ErlDrvPDL driver_pdl_create(ErlDrvPort port) {
 }
 
 void driver_pdl_lock(ErlDrvPDL pdl) {
+  DC__API(driver_pdl_lock);
   if (!pdl_valid(pdl))
     return;
   if (pdl->owner == SELF) {
@@ -115,10 +116,14 @@ void driver_pdl_lock(ErlDrvPDL pdl) {
              "port data lock %p is already held by this thread", (void *)pdl);
     return;
   }
+  const void *site = __builtin_return_address(0);
+  dc__lockdep_wait(pdl, "port data lock", 0, "driver_pdl_lock", site); /* thread.lock_order */
   pdl_take(pdl);
+  dc__lockdep_acquired(pdl, "port data lock", site);
 }
 
 void driver_pdl_unlock(ErlDrvPDL pdl) {
+  DC__API(driver_pdl_unlock);
   if (!pdl_valid(pdl))
     return;
   if (pdl->owner != SELF) {
@@ -126,18 +131,22 @@ void driver_pdl_unlock(ErlDrvPDL pdl) {
              "port data lock %p is not held by this thread", (void *)pdl);
     return;
   }
+  dc__lockdep_released(pdl);
   pdl_give(pdl); /* may destroy it: unlock drops the lock's reference */
 }
 
 ErlDrvSInt driver_pdl_get_refc(ErlDrvPDL pdl) {
+  DC__API(driver_pdl_get_refc);
   return pdl_valid(pdl) ? pdl->refc : 0;
 }
 
 ErlDrvSInt driver_pdl_inc_refc(ErlDrvPDL pdl) {
+  DC__API(driver_pdl_inc_refc);
   return pdl_valid(pdl) ? atomic_fetch_add(&pdl->refc, 1) + 1 : 0;
 }
 
 ErlDrvSInt driver_pdl_dec_refc(ErlDrvPDL pdl) {
+  DC__API(driver_pdl_dec_refc);
   if (!pdl_valid(pdl))
     return 0;
   ErlDrvSInt now = atomic_fetch_sub(&pdl->refc, 1) - 1;
@@ -197,6 +206,8 @@ static void drop(dc__ioq *q, ErlDrvSizeT size) {
   q->size -= size;
   while (size > 0) {
     SysIOVec *e = &q->iov[q->head];
+    dc__dlv_unqueue(q->binv[q->head], e->iov_base, e->iov_len,
+                    e->iov_len <= size ? e->iov_len : size);
     if (e->iov_len <= size) {
       size -= e->iov_len;
       dc__bin_unref(q->binv[q->head]);
@@ -257,6 +268,9 @@ static int fill_slot(dc__ioq *q, size_t k, const SysIOVec *e, ErlDrvBinary *b,
                 e->iov_len, e->iov_base - lo, (void *)b, (long)b->orig_size);
   q->iov[k] = *e;
   q->binv[k] = b;
+  /* The driver's bytes are queued by reference: they may not change while
+   * queued (bin.write_after_delivery). */
+  dc__dlv_record(b, e->iov_base, e->iov_len, DC__DLV_QUEUED, api, site);
   return 0;
 }
 
@@ -271,6 +285,7 @@ static dc__port *queue_port(ErlDrvPort port, const char *api,
   dc__port *p = dc__port_api(port, api, site);
   if (!p)
     return NULL;
+  dc__ctx_foreign_queue(p, api, site);
   ErlDrvPDL pdl = port_pdl(p);
   if (pdl && pdl->owner != SELF)
     dc__flag_at(DC_RULE_QUEUE_NO_PDL, api, site,
@@ -327,8 +342,11 @@ static int queue_vec(dc__port *p, ErlIOVec *ev, ErlDrvSizeT skip,
       continue;
     if (fill_slot(q, base + k, &ev->iov[i], ev->binv ? ev->binv[i] : NULL,
                   api, site) != 0) {
-      while (k-- > 0)
+      while (k-- > 0) {
+        SysIOVec *u = &q->iov[base + k];
+        dc__dlv_unqueue(q->binv[base + k], u->iov_base, u->iov_len, u->iov_len);
         dc__bin_unref(q->binv[base + k]);
+      }
       pthread_mutex_unlock(mu);
       return -1;
     }
@@ -378,40 +396,47 @@ static int queue_bin(ErlDrvPort port, ErlDrvBinary *bin, ErlDrvSizeT offset,
 /* erl_driver entry points                                                   */
 
 int driver_enq(ErlDrvPort port, char *buf, ErlDrvSizeT len) {
+  DC__API(driver_enq);
   return queue_buf(port, buf, len, 1, "driver_enq",
                    __builtin_return_address(0));
 }
 
 int driver_pushq(ErlDrvPort port, char *buf, ErlDrvSizeT len) {
+  DC__API(driver_pushq);
   return queue_buf(port, buf, len, 0, "driver_pushq",
                    __builtin_return_address(0));
 }
 
 int driver_enq_bin(ErlDrvPort port, ErlDrvBinary *bin, ErlDrvSizeT offset,
                    ErlDrvSizeT len) {
+  DC__API(driver_enq_bin);
   return queue_bin(port, bin, offset, len, 1, "driver_enq_bin",
                    __builtin_return_address(0));
 }
 
 int driver_pushq_bin(ErlDrvPort port, ErlDrvBinary *bin, ErlDrvSizeT offset,
                      ErlDrvSizeT len) {
+  DC__API(driver_pushq_bin);
   return queue_bin(port, bin, offset, len, 0, "driver_pushq_bin",
                    __builtin_return_address(0));
 }
 
 int driver_enqv(ErlDrvPort port, ErlIOVec *ev, ErlDrvSizeT skip) {
+  DC__API(driver_enqv);
   const void *site = __builtin_return_address(0);
   return queue_vec(queue_port(port, "driver_enqv", site), ev, skip, 1,
                    "driver_enqv", site);
 }
 
 int driver_pushqv(ErlDrvPort port, ErlIOVec *ev, ErlDrvSizeT skip) {
+  DC__API(driver_pushqv);
   const void *site = __builtin_return_address(0);
   return queue_vec(queue_port(port, "driver_pushqv", site), ev, skip, 0,
                    "driver_pushqv", site);
 }
 
 ErlDrvSizeT driver_deq(ErlDrvPort port, ErlDrvSizeT size) {
+  DC__API(driver_deq);
   const void *site = __builtin_return_address(0);
   dc__port *p = queue_port(port, "driver_deq", site);
   if (!p)
@@ -432,6 +457,7 @@ ErlDrvSizeT driver_deq(ErlDrvPort port, ErlDrvSizeT size) {
 }
 
 ErlDrvSizeT driver_sizeq(ErlDrvPort port) {
+  DC__API(driver_sizeq);
   dc__port *p = queue_port(port, "driver_sizeq", __builtin_return_address(0));
   if (!p) /* (ErlDrvSizeT)-1: driver_SUITE:peek_non_existing_queue */
     return (ErlDrvSizeT)-1;
@@ -443,6 +469,7 @@ ErlDrvSizeT driver_sizeq(ErlDrvPort port) {
 }
 
 ErlDrvSizeT driver_peekqv(ErlDrvPort port, ErlIOVec *ev) {
+  DC__API(driver_peekqv);
   dc__port *p = queue_port(port, "driver_peekqv", __builtin_return_address(0));
   if (!p || !ev) /* ERTS dereferences a NULL ev; the docs promise -1 */
     return (ErlDrvSizeT)-1;
@@ -459,6 +486,7 @@ ErlDrvSizeT driver_peekqv(ErlDrvPort port, ErlIOVec *ev) {
 }
 
 SysIOVec *driver_peekq(ErlDrvPort port, int *vlen) {
+  DC__API(driver_peekq);
   int dummy;
   if (!vlen)
     vlen = &dummy;
@@ -494,8 +522,12 @@ ErlDrvSizeT dc__queue_clear(dc__port *p) {
   pthread_mutex_lock(mu);
   dc__ioq *q = &p->q;
   ErlDrvSizeT dropped = q->size;
-  for (size_t i = 0; i < q->len; i++)
+  for (size_t i = 0; i < q->len; i++) {
+    SysIOVec *e = &q->iov[q->head + i];
+    dc__dlv_unqueue(q->binv[q->head + i], e->iov_base, e->iov_len,
+                    e->iov_len);
     dc__bin_unref(q->binv[q->head + i]);
+  }
   free(q->iov);
   free(q->binv);
   memset(q, 0, sizeof *q);

@@ -242,7 +242,10 @@ static int select_off(fd_entry *e, dc__port *p, int fd, int mode, stop_fn stop,
   drop_modes(e, mode & MODE_RW);
   if (!e->events && ((mode & ERL_DRV_USE) || !e->used))
     clear_use(e);
-  if (!use_cb)
+  /* Without a stop_select (already reported as select.no_stop_select) there
+   * is nothing to wait for: a pending stop would only turn the driver's
+   * later reuse of the fd number into a second, consequential finding. */
+  if (!use_cb || !stop)
     return 0;
   if (atomic_load(&ss_mode) == DC__SS_SYNC)
     return 1;

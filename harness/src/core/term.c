@@ -122,11 +122,13 @@ static int check_op(tctx *c, const ErlDrvTermData *w, int at) {
   case ERL_DRV_LIST:
   case ERL_DRV_MAP: {
     int k = (int)a[0];
-    int min = *w == ERL_DRV_LIST ? 1 : 0, pops = *w == ERL_DRV_MAP ? 2 * k : k;
+    int min = *w == ERL_DRV_LIST ? 1 : 0;
     if (k < min || (*w == ERL_DRV_MAP && k > 0x3fffffff))
       FAIL(TERM_MALFORMED, "%s count %d (word %d)",
            *w == ERL_DRV_LIST ? "ERL_DRV_LIST" : *w == ERL_DRV_MAP
                ? "ERL_DRV_MAP" : "ERL_DRV_TUPLE", k, at);
+    /* Only now: 2 * k overflows for a negative map count. */
+    int pops = *w == ERL_DRV_MAP ? 2 * k : k;
     if (c->depth < pops)
       FAIL(TERM_MALFORMED, "needs %d terms, %d on the stack (word %d)", pops,
            c->depth, at);
@@ -513,6 +515,23 @@ int dc__term_build(const ErlDrvTermData *spec, int n, ei_x_buff *x,
 /* ------------------------------------------------------------------------ */
 /* Sending                                                                   */
 
+/* The ERL_DRV_BINARY slices of a sent (hence valid) spec are shared with
+ * the message from now on (bin.write_after_delivery). */
+static void record_binaries(const ErlDrvTermData *w, int n, const char *api,
+                            const void *site) {
+  for (int i = 0; i < n;) {
+    int k = op_args(w[i]);
+    if (k < 0)
+      return;
+    if (w[i] == ERL_DRV_BINARY && i + 3 < n) {
+      ErlDrvBinary *b = (ErlDrvBinary *)w[i + 1];
+      dc__dlv_record(b, b->orig_bytes + w[i + 3], (size_t)w[i + 2],
+                     DC__DLV_SENT, api, site);
+    }
+    i += 1 + k;
+  }
+}
+
 /* Builds and delivers one message: -1 bad spec, 0 receiver gone, 1 sent. */
 static int send_term(dc__port *p, ErlDrvTermData to, ErlDrvTermData *data,
                      int len, const char *api, const void *site) {
@@ -527,6 +546,7 @@ static int send_term(dc__port *p, ErlDrvTermData to, ErlDrvTermData *data,
   else if (r == 0) {
     dc__trace_add(DC__EV_MSG, to, p ? p->id : DC__NIL, x.buff,
                   (size_t)x.index);
+    record_binaries(data, len, api, site);
     r = 1;
   }
   ei_x_free(&x);
@@ -538,6 +558,7 @@ static int closing(const dc__port *p) {
 }
 
 int erl_drv_output_term(ErlDrvTermData port, ErlDrvTermData *data, int len) {
+  DC__API(erl_drv_output_term);
   dc__port *p = dc__port_by_term(port);
   if (!p)
     return -1;
@@ -549,6 +570,7 @@ int erl_drv_output_term(ErlDrvTermData port, ErlDrvTermData *data, int len) {
 
 int erl_drv_send_term(ErlDrvTermData port, ErlDrvTermData to,
                       ErlDrvTermData *data, int len) {
+  DC__API(erl_drv_send_term);
   dc__port *p = dc__port_by_term(port);
   if (!p)
     return -1;
@@ -559,7 +581,7 @@ int erl_drv_send_term(ErlDrvTermData port, ErlDrvTermData to,
 }
 
 int driver_output_term(ErlDrvPort ix, ErlDrvTermData *data, int len) {
-  dc__port *p = dc__port_live(ix);
+  dc__port *p = DC__API_PORT(driver_output_term, ix);
   if (!p)
     return -1;
   if (closing(p))
@@ -574,11 +596,13 @@ int driver_send_term(ErlDrvPort ix, ErlDrvTermData to, ErlDrvTermData *data,
                      int len) {
   dc__port *p = NULL;
   if (dc__tls.kind == DC__THR_EMU) {
-    p = dc__port_live(ix);
+    p = DC__API_PORT(driver_send_term, ix);
     if (!p)
       return -1;
     if (closing(p))
       return 0;
+  } else {
+    DC__API(driver_send_term); /* the port is not looked at: no dead_port */
   }
   return send_term(p, to, data, len, "driver_send_term",
                    __builtin_return_address(0));
@@ -587,23 +611,29 @@ int driver_send_term(ErlDrvPort ix, ErlDrvTermData to, ErlDrvTermData *data,
 /* ------------------------------------------------------------------------ */
 /* Term words                                                                */
 
-ErlDrvTermData driver_mk_atom(char *string) { return dc__atom(string); }
+ErlDrvTermData driver_mk_atom(char *string) {
+  DC__API(driver_mk_atom);
+  return dc__atom(string);
+}
 
 ErlDrvTermData driver_mk_port(ErlDrvPort port) {
-  dc__port *p = dc__port_live(port);
+  dc__port *p = DC__API_PORT(driver_mk_port, port);
   return p ? p->id : DC__NIL;
 }
 
 ErlDrvTermData driver_connected(ErlDrvPort port) {
-  dc__port *p = dc__port_live(port);
+  dc__port *p = DC__API_PORT(driver_connected, port);
   return p ? p->owner : DC__NIL;
 }
 
 /* Only meaningful inside start/output/outputv/control/call: the callback
  * framing (dc__cb_enter) sets port->caller around those and clears it. */
 ErlDrvTermData driver_caller(ErlDrvPort port) {
-  dc__port *p = dc__port_live(port);
+  dc__port *p = DC__API_PORT(driver_caller, port);
   return p && p->caller ? p->caller : DC__NIL;
 }
 
-ErlDrvTermData driver_mk_term_nil(void) { return driver_term_nil; }
+ErlDrvTermData driver_mk_term_nil(void) {
+  DC__API(driver_mk_term_nil);
+  return driver_term_nil;
+}

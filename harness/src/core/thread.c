@@ -118,6 +118,7 @@ struct ErlDrvMutex_ {
 };
 
 ErlDrvMutex *erl_drv_mutex_create(char *name) {
+  DC__API(erl_drv_mutex_create);
   const char *nm;
   ErlDrvMutex *m = alloc_named(sizeof *m, name, &nm);
   if (!m)
@@ -132,6 +133,7 @@ ErlDrvMutex *erl_drv_mutex_create(char *name) {
 }
 
 void erl_drv_mutex_destroy(ErlDrvMutex *m) {
+  DC__API(erl_drv_mutex_destroy);
   if (!m)
     fatal("erl_drv_mutex_destroy", EINVAL);
   if (atomic_load_explicit(&m->owner, memory_order_relaxed)) {
@@ -140,22 +142,30 @@ void erl_drv_mutex_destroy(ErlDrvMutex *m) {
     return;
   }
   reg_del(REG_MUTEX, &m->node);
+  dc__lockdep_forget(m); /* its address may be reused by another lock */
   pthread_mutex_destroy(&m->mtx);
   free(m);
 }
 
-char *erl_drv_mutex_name(ErlDrvMutex *m) { return m ? (char *)m->name : NULL; }
+char *erl_drv_mutex_name(ErlDrvMutex *m) {
+  DC__API(erl_drv_mutex_name);
+  return m ? (char *)m->name : NULL;
+}
 
 int erl_drv_mutex_trylock(ErlDrvMutex *m) {
+  DC__API(erl_drv_mutex_trylock);
   if (!m)
     fatal("erl_drv_mutex_trylock", EINVAL);
   int rc = pthread_mutex_trylock(&m->mtx);
-  if (rc == 0)
+  if (rc == 0) {
     atomic_store_explicit(&m->owner, SELF, memory_order_relaxed);
+    dc__lockdep_acquired(m, m->name, __builtin_return_address(0));
+  }
   return rc;
 }
 
 void erl_drv_mutex_lock(ErlDrvMutex *m) {
+  DC__API(erl_drv_mutex_lock);
   if (!m)
     fatal("erl_drv_mutex_lock", EINVAL);
   /* Only this thread can have stored SELF, so the check is race-free. */
@@ -166,11 +176,15 @@ void erl_drv_mutex_lock(ErlDrvMutex *m) {
              m->name);
     return;
   }
+  const void *site = __builtin_return_address(0);
+  dc__lockdep_wait(m, m->name, 0, "erl_drv_mutex_lock", site);
   pthread_mutex_lock(&m->mtx);
   atomic_store_explicit(&m->owner, SELF, memory_order_relaxed);
+  dc__lockdep_acquired(m, m->name, site);
 }
 
 void erl_drv_mutex_unlock(ErlDrvMutex *m) {
+  DC__API(erl_drv_mutex_unlock);
   if (!m)
     fatal("erl_drv_mutex_unlock", EINVAL);
   uintptr_t o = atomic_load_explicit(&m->owner, memory_order_relaxed);
@@ -182,6 +196,7 @@ void erl_drv_mutex_unlock(ErlDrvMutex *m) {
     return;
   }
   atomic_store_explicit(&m->owner, 0, memory_order_relaxed);
+  dc__lockdep_released(m);
   pthread_mutex_unlock(&m->mtx);
 }
 
@@ -196,6 +211,7 @@ struct ErlDrvCond_ {
 };
 
 ErlDrvCond *erl_drv_cond_create(char *name) {
+  DC__API(erl_drv_cond_create);
   const char *nm;
   ErlDrvCond *c = alloc_named(sizeof *c, name, &nm);
   if (!c)
@@ -210,6 +226,7 @@ ErlDrvCond *erl_drv_cond_create(char *name) {
 }
 
 void erl_drv_cond_destroy(ErlDrvCond *c) {
+  DC__API(erl_drv_cond_destroy);
   if (!c)
     fatal("erl_drv_cond_destroy", EINVAL);
   int w = atomic_load(&c->waiters);
@@ -224,21 +241,27 @@ void erl_drv_cond_destroy(ErlDrvCond *c) {
   free(c);
 }
 
-char *erl_drv_cond_name(ErlDrvCond *c) { return c ? (char *)c->name : NULL; }
+char *erl_drv_cond_name(ErlDrvCond *c) {
+  DC__API(erl_drv_cond_name);
+  return c ? (char *)c->name : NULL;
+}
 
 void erl_drv_cond_signal(ErlDrvCond *c) {
+  DC__API(erl_drv_cond_signal);
   if (!c)
     fatal("erl_drv_cond_signal", EINVAL);
   pthread_cond_signal(&c->cnd);
 }
 
 void erl_drv_cond_broadcast(ErlDrvCond *c) {
+  DC__API(erl_drv_cond_broadcast);
   if (!c)
     fatal("erl_drv_cond_broadcast", EINVAL);
   pthread_cond_broadcast(&c->cnd);
 }
 
 void erl_drv_cond_wait(ErlDrvCond *c, ErlDrvMutex *m) {
+  DC__API(erl_drv_cond_wait);
   if (!c || !m)
     fatal("erl_drv_cond_wait", EINVAL);
   if (atomic_load_explicit(&m->owner, memory_order_relaxed) != SELF) {
@@ -287,6 +310,7 @@ static void rheld_push(ErlDrvRWLock *l) {
 }
 
 ErlDrvRWLock *erl_drv_rwlock_create(char *name) {
+  DC__API(erl_drv_rwlock_create);
   const char *nm;
   ErlDrvRWLock *l = alloc_named(sizeof *l, name, &nm);
   if (!l)
@@ -301,6 +325,7 @@ ErlDrvRWLock *erl_drv_rwlock_create(char *name) {
 }
 
 void erl_drv_rwlock_destroy(ErlDrvRWLock *l) {
+  DC__API(erl_drv_rwlock_destroy);
   if (!l)
     fatal("erl_drv_rwlock_destroy", EINVAL);
   if (atomic_load(&l->writer) || atomic_load(&l->readers) > 0) {
@@ -309,11 +334,13 @@ void erl_drv_rwlock_destroy(ErlDrvRWLock *l) {
     return;
   }
   reg_del(REG_RWLOCK, &l->node);
+  dc__lockdep_forget(l);
   pthread_rwlock_destroy(&l->rw);
   free(l);
 }
 
 char *erl_drv_rwlock_name(ErlDrvRWLock *l) {
+  DC__API(erl_drv_rwlock_name);
   return l ? (char *)l->name : NULL;
 }
 
@@ -333,6 +360,7 @@ static int rw_relock(ErlDrvRWLock *l, int write, const char *api) {
 }
 
 int erl_drv_rwlock_tryrlock(ErlDrvRWLock *l) {
+  DC__API(erl_drv_rwlock_tryrlock);
   if (!l)
     fatal("erl_drv_rwlock_tryrlock", EINVAL);
   if (atomic_load_explicit(&l->writer, memory_order_relaxed) == SELF)
@@ -341,6 +369,7 @@ int erl_drv_rwlock_tryrlock(ErlDrvRWLock *l) {
   if (rc == 0) {
     atomic_fetch_add(&l->readers, 1);
     rheld_push(l);
+    dc__lockdep_acquired(l, l->name, __builtin_return_address(0));
   } else if (rc != EBUSY) {
     rc = EBUSY;
   }
@@ -348,16 +377,21 @@ int erl_drv_rwlock_tryrlock(ErlDrvRWLock *l) {
 }
 
 void erl_drv_rwlock_rlock(ErlDrvRWLock *l) {
+  DC__API(erl_drv_rwlock_rlock);
   if (!l)
     fatal("erl_drv_rwlock_rlock", EINVAL);
   if (rw_relock(l, 0, "erl_drv_rwlock_rlock"))
     return;
+  const void *site = __builtin_return_address(0);
+  dc__lockdep_wait(l, l->name, 1, "erl_drv_rwlock_rlock", site);
   pthread_rwlock_rdlock(&l->rw);
   atomic_fetch_add(&l->readers, 1);
   rheld_push(l);
+  dc__lockdep_acquired(l, l->name, site);
 }
 
 void erl_drv_rwlock_runlock(ErlDrvRWLock *l) {
+  DC__API(erl_drv_rwlock_runlock);
   if (!l)
     fatal("erl_drv_rwlock_runlock", EINVAL);
   int i = rheld_find(l);
@@ -373,30 +407,38 @@ void erl_drv_rwlock_runlock(ErlDrvRWLock *l) {
   else
     rheld_lost--;
   atomic_fetch_sub(&l->readers, 1);
+  dc__lockdep_released(l);
   pthread_rwlock_unlock(&l->rw);
 }
 
 int erl_drv_rwlock_tryrwlock(ErlDrvRWLock *l) {
+  DC__API(erl_drv_rwlock_tryrwlock);
   if (!l)
     fatal("erl_drv_rwlock_tryrwlock", EINVAL);
   int rc = pthread_rwlock_trywrlock(&l->rw);
-  if (rc == 0)
+  if (rc == 0) {
     atomic_store_explicit(&l->writer, SELF, memory_order_relaxed);
-  else if (rc != EBUSY)
+    dc__lockdep_acquired(l, l->name, __builtin_return_address(0));
+  } else if (rc != EBUSY)
     rc = EBUSY;
   return rc;
 }
 
 void erl_drv_rwlock_rwlock(ErlDrvRWLock *l) {
+  DC__API(erl_drv_rwlock_rwlock);
   if (!l)
     fatal("erl_drv_rwlock_rwlock", EINVAL);
   if (rw_relock(l, 1, "erl_drv_rwlock_rwlock"))
     return;
+  const void *site = __builtin_return_address(0);
+  dc__lockdep_wait(l, l->name, 0, "erl_drv_rwlock_rwlock", site);
   pthread_rwlock_wrlock(&l->rw);
   atomic_store_explicit(&l->writer, SELF, memory_order_relaxed);
+  dc__lockdep_acquired(l, l->name, site);
 }
 
 void erl_drv_rwlock_rwunlock(ErlDrvRWLock *l) {
+  DC__API(erl_drv_rwlock_rwunlock);
   if (!l)
     fatal("erl_drv_rwlock_rwunlock", EINVAL);
   uintptr_t w = atomic_load_explicit(&l->writer, memory_order_relaxed);
@@ -408,6 +450,7 @@ void erl_drv_rwlock_rwunlock(ErlDrvRWLock *l) {
     return;
   }
   atomic_store_explicit(&l->writer, 0, memory_order_relaxed);
+  dc__lockdep_released(l);
   pthread_rwlock_unlock(&l->rw);
 }
 
@@ -456,6 +499,7 @@ static void set_self(struct ErlDrvTid_ *t) {
 }
 
 ErlDrvTid erl_drv_thread_self(void) {
+  DC__API(erl_drv_thread_self);
   if (!self_tid) {
     struct ErlDrvTid_ *t = calloc(1, sizeof *t);
     if (!t)
@@ -468,16 +512,19 @@ ErlDrvTid erl_drv_thread_self(void) {
 }
 
 int erl_drv_equal_tids(ErlDrvTid a, ErlDrvTid b) {
+  DC__API(erl_drv_equal_tids);
   if (!a || !b)
     fatal("erl_drv_equal_tids", EINVAL);
   return a == b;
 }
 
 char *erl_drv_thread_name(ErlDrvTid tid) {
+  DC__API(erl_drv_thread_name);
   return tid ? (char *)((struct ErlDrvTid_ *)tid)->name : NULL;
 }
 
 ErlDrvThreadOpts *erl_drv_thread_opts_create(char *name) {
+  DC__API(erl_drv_thread_opts_create);
   (void)name; /* ERTS ignores it too */
   ErlDrvThreadOpts *o = malloc(sizeof *o);
   if (o)
@@ -486,6 +533,7 @@ ErlDrvThreadOpts *erl_drv_thread_opts_create(char *name) {
 }
 
 void erl_drv_thread_opts_destroy(ErlDrvThreadOpts *opts) {
+  DC__API(erl_drv_thread_opts_destroy);
   if (!opts)
     fatal("erl_drv_thread_opts_destroy", EINVAL);
   free(opts);
@@ -512,6 +560,7 @@ static size_t stack_bytes(int kw) {
 
 int erl_drv_thread_create(char *name, ErlDrvTid *tid, void *(*func)(void *),
                           void *args, ErlDrvThreadOpts *opts) {
+  DC__API(erl_drv_thread_create);
   const char *nm;
   struct ErlDrvTid_ *t = alloc_named(sizeof *t, name, &nm);
   if (!t)
@@ -543,6 +592,7 @@ int erl_drv_thread_create(char *name, ErlDrvTid *tid, void *(*func)(void *),
 }
 
 void erl_drv_thread_exit(void *resp) {
+  DC__API(erl_drv_thread_exit);
   if (self_tid && self_tid->drv_thr)
     pthread_exit(resp);
   dc__flag(DC_RULE_THREAD_BAD_JOIN, "erl_drv_thread_exit",
@@ -568,6 +618,7 @@ static int thread_registered(struct ErlDrvTid_ *t) {
 }
 
 int erl_drv_thread_join(ErlDrvTid tid, void **respp) {
+  DC__API(erl_drv_thread_join);
   struct ErlDrvTid_ *t = (struct ErlDrvTid_ *)tid;
   if (!t || !thread_registered(t)) {
     /* ERTS: EINVAL for tids of threads it did not create; joined tids are
@@ -606,6 +657,7 @@ static void tsd_check(ErlDrvTSDKey key, const char *fn) {
 }
 
 int erl_drv_tsd_key_create(char *name, ErlDrvTSDKey *key) {
+  DC__API(erl_drv_tsd_key_create);
   if (!key)
     fatal("erl_drv_tsd_key_create", EINVAL);
   const char *nm = no_name;
@@ -647,6 +699,7 @@ static struct ErlDrvTid_ *tsd_self(int alloc) {
 }
 
 void erl_drv_tsd_key_destroy(ErlDrvTSDKey key) {
+  DC__API(erl_drv_tsd_key_destroy);
   tsd_check(key, "erl_drv_tsd_key_destroy");
   struct ErlDrvTid_ *t = tsd_self(0);
   if (t && key < t->tsd_len && t->tsd[key])
@@ -666,6 +719,7 @@ void erl_drv_tsd_key_destroy(ErlDrvTSDKey key) {
 }
 
 void erl_drv_tsd_set(ErlDrvTSDKey key, void *data) {
+  DC__API(erl_drv_tsd_set);
   tsd_check(key, "erl_drv_tsd_set");
   struct ErlDrvTid_ *t = tsd_self(1);
   if (key >= t->tsd_len) {
@@ -681,6 +735,7 @@ void erl_drv_tsd_set(ErlDrvTSDKey key, void *data) {
 }
 
 void *erl_drv_tsd_get(ErlDrvTSDKey key) {
+  DC__API(erl_drv_tsd_get);
   tsd_check(key, "erl_drv_tsd_get");
   struct ErlDrvTid_ *t = tsd_self(0);
   return t && key < t->tsd_len ? t->tsd[key] : NULL;
@@ -716,4 +771,5 @@ void dc__thread_reset(void) {
   reg_gen++;
   pthread_mutex_unlock(&reg_lock);
   nrheld = rheld_lost = 0;
+  dc__lockdep_reset();
 }

@@ -18,33 +18,50 @@ static _Atomic uint64_t arm_counter;
 static uint64_t arm_seq[DC__MAX_PORTS];
 static unsigned char arm_zero[DC__MAX_PORTS];
 
+/* Armed timers in the whole emulator, so dc__timer_next (asked before every
+ * generated operation) is O(1) when none is armed instead of a scan of the
+ * port table. Changed only on real 0<->1 transitions of a port's flag. */
+static _Atomic int narmed;
+
+static void arm(dc__port *p) {
+  if (!atomic_exchange(&p->timer_armed, 1))
+    atomic_fetch_add(&narmed, 1);
+}
+
+static void disarm(dc__port *p) {
+  if (atomic_exchange(&p->timer_armed, 0))
+    atomic_fetch_sub(&narmed, 1);
+}
+
+void dc__timer_reset(void) { atomic_store(&narmed, 0); }
+
 static uint64_t add_sat(uint64_t a, uint64_t b) {
   /* UINT64_MAX is reserved for "no timer" in dc__timer_next. */
   return b >= UINT64_MAX - 1 - a ? UINT64_MAX - 1 : a + b;
 }
 
 int driver_set_timer(ErlDrvPort port, unsigned long time) {
-  dc__port *p = dc__port_api(port, "driver_set_timer", SITE);
+  dc__port *p = DC__API_PORT(driver_set_timer, port);
   if (!p)
     return -1;
   /* A NULL timeout callback still returns 0: ERTS substitutes a no-op. */
   p->timer_deadline = add_sat(atomic_load(&dc__g.now_ms), time);
   arm_seq[p->idx] = atomic_fetch_add(&arm_counter, 1) + 1;
   arm_zero[p->idx] = time == 0;
-  p->timer_armed = 1;
+  arm(p);
   return 0;
 }
 
 int driver_cancel_timer(ErlDrvPort port) {
-  dc__port *p = dc__port_api(port, "driver_cancel_timer", SITE);
+  dc__port *p = DC__API_PORT(driver_cancel_timer, port);
   if (!p)
     return -1;
-  p->timer_armed = 0; /* idempotent */
+  disarm(p); /* idempotent */
   return 0;
 }
 
 int driver_read_timer(ErlDrvPort port, unsigned long *time_left) {
-  dc__port *p = dc__port_api(port, "driver_read_timer", SITE);
+  dc__port *p = DC__API_PORT(driver_read_timer, port);
   if (!p)
     return -1;
   uint64_t now = atomic_load(&dc__g.now_ms);
@@ -58,7 +75,7 @@ int driver_read_timer(ErlDrvPort port, unsigned long *time_left) {
 
 void dc__timer_cancel_port(dc__port *p) {
   if (p)
-    p->timer_armed = 0;
+    disarm(p);
 }
 
 /* Timeouts run for open ports and for CLOSING ones (a timer armed in flush
@@ -70,6 +87,8 @@ static int can_fire(const dc__port *p) {
 
 uint64_t dc__timer_next(void) {
   uint64_t best = UINT64_MAX;
+  if (atomic_load(&narmed) == 0)
+    return best;
   unsigned n = atomic_load(&dc__g.nports);
   for (unsigned i = 0; i < n; i++) {
     const dc__port *p = &dc__g.ports[i];
@@ -98,7 +117,7 @@ static dc__port *next_due(uint64_t target, uint64_t limit) {
 
 static void fire(dc__port *p) {
   ErlDrvEntry *e = dc__g.entry;
-  p->timer_armed = 0; /* read_timer inside timeout gives 0; re-arming works */
+  disarm(p); /* read_timer inside timeout gives 0; re-arming works */
   if (!e || !e->timeout) {
     dc__port_epilogue(p); /* the substituted no-op still ends a port task */
     return;

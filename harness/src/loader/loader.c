@@ -260,10 +260,12 @@ static void report_leaks(void) {
   size_t bytes = 0, blocks = dc__mem_live_count(&bytes);
   size_t bins = dc__bin_live_count();
   dc__report_ctx c = {"unload", -1, "", NULL, NULL};
+  char suspects[200] = "";
+  dc__lifecycle_leak_suspects(suspects, sizeof suspects);
   if (blocks)
     dc__report(DC_RULE_MEM_LEAK, &c,
-               "%zu driver_alloc block(s), %zu bytes, not freed at unload",
-               blocks, bytes);
+               "%zu driver_alloc block(s), %zu bytes, not freed at unload%s",
+               blocks, bytes, suspects);
   if (bins)
     dc__report(DC_RULE_BIN_LEAK, &c,
                "%zu binary(ies) still referenced by the driver at unload",
@@ -273,7 +275,11 @@ static void report_leaks(void) {
 int dc__unload_driver(void) {
   if (!dc__g.loaded)
     return DC_ESTATE;
+  /* Stuck ports are reported, then terminated like the others so that the
+   * unload proceeds (a CLOSING port never would on its own). */
+  dc__lifecycle_check_ports();
   drain_before_finish();
+  dc__dlv_check_all(); /* delivered binaries written after the last check */
   dc__entry_check_modified();
   if (dc__g.entry->finish) {
     dc__tls.cb = DC__CB_FINISH;
@@ -283,6 +289,8 @@ int dc__unload_driver(void) {
   }
   dc__g.loaded = 0;
   report_leaks();
+  if (!dc__g.locked_driver) /* a locked driver is never really unloaded */
+    dc__lifecycle_check_finish();
   if (dl_handle && !dc__g.locked_driver)
     dlclose(dl_handle);
   dl_handle = NULL;

@@ -10,6 +10,16 @@
 
 #define DC__REPORT_SCHEMA_VERSION 1
 
+/* What found one finding and its scenarios; parallel to dc__findings(). */
+typedef struct dc__report_finding {
+  const char *sequence;              /* "smoke", "random 3", "stimulus x" */
+  uint64_t seed;                     /* seed of that sequence */
+  const char *const *scenario;       /* original scenario lines */
+  size_t nscenario;
+  const char *const *shrunk;         /* shrunk scenario lines */
+  size_t nshrunk;
+} dc__report_finding;
+
 /* Everything a report says; the caller owns all memory it points to. */
 typedef struct dc__report_info {
   const char *driver_path;
@@ -23,6 +33,14 @@ typedef struct dc__report_info {
   const char *const *trace;    /* Erlang-visible trace lines */
   size_t ntrace;
   unsigned long callbacks[DC__CB_COUNT];
+  const char *mode;                 /* "run" or "replay" */
+  const dc__report_finding *found;  /* per finding (index as dc__findings), */
+  size_t nfound;                    /* or NULL/0 */
+  unsigned smoke, targeted, random; /* run units of each kind */
+  const char *const *stimuli;       /* names of the stimuli applied */
+  size_t nstimuli;
+  const char *const *never_ran;     /* defined callbacks that never ran */
+  size_t nnever;
 } dc__report_info;
 
 /* Renders the report as a JSON string; returns a malloc'ed string the

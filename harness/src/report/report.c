@@ -59,7 +59,8 @@ static cJSON *strings(const char *const *v, size_t n) {
   return a;
 }
 
-static cJSON *finding_json(const dc__finding *f, const dc__report_info *in) {
+static cJSON *finding_json(const dc__finding *f, size_t idx,
+                           const dc__report_info *in) {
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "rule", dc__rule_id(f->rule));
   cJSON_AddStringToObject(o, "severity", dc__rule_severity(f->rule) == DC_SEV_ERROR
@@ -76,6 +77,19 @@ static cJSON *finding_json(const dc__finding *f, const dc__report_info *in) {
   cJSON_AddStringToObject(o, "stimulus", f->stimulus[0] ? f->stimulus : "none");
   cJSON_AddStringToObject(o, "location", f->location);
   cJSON_AddNumberToObject(o, "count", f->count);
+  const dc__report_finding *x = NULL;
+  if (in->found && idx < in->nfound)
+    x = &in->found[idx];
+  if (x) {
+    char seed[24];
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)x->seed);
+    cJSON_AddStringToObject(o, "sequence", x->sequence ? x->sequence : "");
+    cJSON_AddStringToObject(o, "seed", seed);
+    cJSON_AddItemToObject(o, "trace", strings(x->scenario, x->nscenario));
+    cJSON_AddItemToObject(o, "scenario", strings(x->scenario, x->nscenario));
+    cJSON_AddItemToObject(o, "shrunk_scenario", strings(x->shrunk, x->nshrunk));
+    return o;
+  }
   /* The operations up to and including the one that exposed the finding:
    * a scenario that reproduces it. */
   size_t upto = in->nsteps ? (f->step < in->nsteps ? f->step + 1 : in->nsteps) : 0;
@@ -91,6 +105,8 @@ static cJSON *summary_json(const dc__report_info *in, int errors,
   cJSON *cb = cJSON_AddObjectToObject(s, "callbacks");
   for (int i = 1; i < DC__CB_COUNT; i++)
     cJSON_AddNumberToObject(cb, dc__cb_name((dc__cb)i), (double)in->callbacks[i]);
+  cJSON_AddItemToObject(s, "never_ran", strings(in->never_ran, in->nnever));
+  cJSON_AddItemToObject(s, "stimuli_applied", strings(in->stimuli, in->nstimuli));
   return s;
 }
 
@@ -109,10 +125,15 @@ char *dc__report_render(const dc__report_info *in) {
   snprintf(seed, sizeof seed, "%llu", (unsigned long long)in->seed);
   cJSON_AddStringToObject(run, "seed", seed);
   cJSON_AddNumberToObject(run, "duration_ms", in->duration_ms);
+  cJSON_AddStringToObject(run, "mode", in->mode ? in->mode : "run");
+  cJSON *seqs = cJSON_AddObjectToObject(run, "sequences");
+  cJSON_AddNumberToObject(seqs, "smoke", in->smoke);
+  cJSON_AddNumberToObject(seqs, "targeted", in->targeted);
+  cJSON_AddNumberToObject(seqs, "random", in->random);
   cJSON_AddItemToObject(run, "scenario", strings(in->scenario, in->nsteps));
   cJSON *arr = cJSON_AddArrayToObject(root, "findings");
   for (size_t i = 0; i < n; i++) {
-    cJSON_AddItemToArray(arr, finding_json(&f[i], in));
+    cJSON_AddItemToArray(arr, finding_json(&f[i], i, in));
     if (dc__rule_severity(f[i].rule) == DC_SEV_ERROR)
       errors++;
     else

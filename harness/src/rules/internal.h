@@ -46,12 +46,43 @@ void dc__vreport(dc_rule rule, const dc__report_ctx *ctx, const char *fmt,
  * dc__findings_reset(). */
 const dc__finding *dc__findings(size_t *n);
 void dc__findings_reset(void);
+/* Moves the findings table into caller-owned memory `mem` of `bytes` bytes
+ * (e.g. a MAP_SHARED region, so a supervising parent reads the findings of a
+ * child that crashed); the table starts empty there. mem NULL restores the
+ * reporter's own table. Not thread-safe against concurrent reporters. */
+void dc__findings_share(void *mem, size_t bytes);
+/* Bytes of shared memory a table of cap findings needs. */
+size_t dc__findings_share_size(size_t cap);
+/* The findings in a table laid out by dc__findings_share at mem (read by
+ * the parent after the child ran); points into mem. */
+const dc__finding *dc__findings_shared(const void *mem, size_t *n);
+/* 1 if a and b are the same finding: same rule at the same driver location
+ * (callback + API when there is no location; callback for cb.hang). */
+int dc__finding_same(const dc__finding *a, const dc__finding *b);
+/* Adds a finding recorded elsewhere (a child run) to the table, merging it
+ * (count added) into an existing same one. Returns its index and sets
+ * *is_new, or -1 when the rule is disabled or the table is full. */
+int dc__report_merge(const dc__finding *f, int *is_new);
 /* Number of recorded findings (after dedup) of `rule`. */
 unsigned dc__findings_count(dc_rule rule);
 /* Sets the scenario step that findings reported from now on belong to. */
 void dc__report_set_step(unsigned step);
 /* Disables (or re-enables) one rule: disabled rules are never recorded. */
 void dc__rule_set_enabled(dc_rule rule, int enabled);
+
+/* suppress.c: loads a suppression file (lines "<rule-id> [location-
+ * substring] # reason", the reason required; blank and '#' lines ignored)
+ * and adds its entries. Returns 0, or DC_ENOENT / DC_EPARSE / DC_EFULL with
+ * "<file>:<line>: ..." in errbuf (caller-owned); a bad file adds nothing.
+ * Call before a run: matching reads the entries without a lock. */
+int dc__suppress_load(const char *path, char *errbuf, size_t cap);
+/* 1 (and counted) if a finding of rule at location (or, when location is
+ * empty, in callback) is suppressed. Used by the reporter. */
+int dc__suppressed(dc_rule rule, const char *location, const char *callback);
+/* Findings suppressed so far in this process. */
+unsigned dc__suppressed_count(void);
+/* Forgets all suppressions and zeroes the count. */
+void dc__suppress_reset(void);
 
 const char *dc__rule_id(dc_rule rule);
 dc_severity dc__rule_severity(dc_rule rule);

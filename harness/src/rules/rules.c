@@ -26,8 +26,14 @@ static const rule_meta catalogue[DC_RULE_COUNT] = {
 #define MAX_FINDINGS 256
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static dc__finding findings[MAX_FINDINGS];
-static size_t nfindings;
+static dc__finding own_table[MAX_FINDINGS];
+static size_t own_n;
+/* The table in use: our own, or one in memory shared with a supervising
+ * parent (dc__findings_share), so findings survive a crashing child. */
+static dc__finding *findings = own_table;
+static size_t *nfindings_p = &own_n;
+static size_t max_findings = MAX_FINDINGS;
+#define nfindings (*nfindings_p)
 static unsigned char disabled[DC_RULE_COUNT];
 static _Atomic unsigned current_step;
 
@@ -90,16 +96,84 @@ static void copy(char *dst, size_t cap, const char *src) {
   snprintf(dst, cap, "%s", src ? src : "");
 }
 
+/* Size of the shared table header: the count, then the findings. */
+typedef struct shared_table {
+  size_t n;
+  dc__finding f[];
+} shared_table;
+
+size_t dc__findings_share_size(size_t cap) {
+  return sizeof(shared_table) + cap * sizeof(dc__finding);
+}
+
+void dc__findings_share(void *mem, size_t bytes) {
+  pthread_mutex_lock(&lock);
+  if (mem && bytes >= dc__findings_share_size(1)) {
+    shared_table *t = mem;
+    t->n = 0;
+    findings = t->f;
+    nfindings_p = &t->n;
+    max_findings = (bytes - sizeof *t) / sizeof(dc__finding);
+  } else {
+    findings = own_table;
+    nfindings_p = &own_n;
+    max_findings = MAX_FINDINGS;
+  }
+  pthread_mutex_unlock(&lock);
+}
+
+/* One finding per (rule, driver location). Without a location, the callback
+ * and API tell sites apart; a hang is caught at whatever instruction the
+ * loop was executing, so it is one finding per callback. */
+static int same_site(const dc__finding *f, dc_rule rule, const char *cb,
+                     const char *api, const char *loc) {
+  if (f->rule != rule)
+    return 0;
+  if (rule == DC_RULE_CB_HANG)
+    return strcmp(f->callback, cb) == 0;
+  if (loc[0] || f->location[0])
+    return strcmp(f->location, loc) == 0;
+  return strcmp(f->callback, cb) == 0 && strcmp(f->api, api) == 0;
+}
+
+const dc__finding *dc__findings_shared(const void *mem, size_t *n) {
+  const shared_table *t = mem;
+  *n = t->n;
+  return t->f;
+}
+
+int dc__finding_same(const dc__finding *a, const dc__finding *b) {
+  return same_site(a, b->rule, b->callback, b->api, b->location);
+}
+
 static dc__finding *find_same(dc_rule rule, const dc__report_ctx *c,
                               const char *loc) {
-  for (size_t i = 0; i < nfindings; i++) {
-    dc__finding *f = &findings[i];
-    if (f->rule == rule && strcmp(f->location, loc) == 0 &&
-        strcmp(f->callback, c->callback ? c->callback : "") == 0 &&
-        strcmp(f->api, c->api ? c->api : "") == 0)
-      return f;
-  }
+  for (size_t i = 0; i < nfindings; i++)
+    if (same_site(&findings[i], rule, c->callback ? c->callback : "",
+                  c->api ? c->api : "", loc))
+      return &findings[i];
   return NULL;
+}
+
+int dc__report_merge(const dc__finding *in, int *is_new) {
+  int idx = -1;
+  *is_new = 0;
+  if ((unsigned)in->rule >= DC_RULE_COUNT || disabled[in->rule] ||
+      dc__suppressed(in->rule, in->location, in->callback))
+    return -1;
+  pthread_mutex_lock(&lock);
+  for (size_t i = 0; i < nfindings && idx < 0; i++)
+    if (dc__finding_same(&findings[i], in))
+      idx = (int)i;
+  if (idx >= 0) {
+    findings[idx].count += in->count;
+  } else if (nfindings < max_findings) {
+    idx = (int)nfindings;
+    findings[nfindings++] = *in;
+    *is_new = 1;
+  }
+  pthread_mutex_unlock(&lock);
+  return idx;
 }
 
 void dc__vreport(dc_rule rule, const dc__report_ctx *c, const char *fmt,
@@ -111,11 +185,13 @@ void dc__vreport(dc_rule rule, const dc__report_ctx *c, const char *fmt,
   if (!c)
     c = &none;
   dc__describe_site(c->site, loc, sizeof loc);
+  if (dc__suppressed(rule, loc, c->callback)) /* counted, not recorded */
+    return;
   pthread_mutex_lock(&lock);
   dc__finding *f = find_same(rule, c, loc);
   if (f) {
     f->count++;
-  } else if (nfindings < MAX_FINDINGS) {
+  } else if (nfindings < max_findings) {
     f = &findings[nfindings++];
     memset(f, 0, sizeof *f);
     f->rule = rule;

@@ -288,6 +288,85 @@ void dc__exec_result_free(dc__exec_result *res);
 int dc__shrink(dc__exec *ex, const dc__scenario *in, const dc__finding *target,
                unsigned max_attempts, unsigned max_ms, dc__scenario *out);
 
+/* Fuzzing (fuzzconv.c): the loop every driver fuzz target runs, and the
+ * converter from a fuzz input to a scenario. */
+#define DC__FUZZ_MAX_OPS 256 /* decoded operations per input, then wind down */
+/* dc__source_fuzz with DC__FUZZ_MAX_OPS; bytes are not copied (not owned). */
+void dc__fuzz_source(dc__source *src, const void *bytes, size_t len);
+/* dc__source_next, then (byte sources) the payload of a command or control
+ * is overwritten with the next input bytes verbatim, so a fuzzer steers
+ * magic numbers and length fields byte by byte. Same contract otherwise. */
+int dc__fuzz_next(dc__source *src, dc__runner *r, dc__op *op);
+typedef void (*dc__fuzz_op_fn)(void *arg, const dc__op *op);
+/* Runs the loaded driver through the operations decoded from bytes (fresh
+ * runner, this thread, dc__runner_exec + entry.modified check); on_op (may
+ * be NULL) sees each operation before it runs. Ends with the driver
+ * unloaded (also when a port never drained). Returns operations run. The
+ * caller resets the emulator and loads the driver first. */
+unsigned dc__fuzz_run(const void *bytes, size_t len, dc__fuzz_op_fn on_op,
+                      void *arg);
+/* The first recorded finding of ERROR severity, or NULL (reporter-owned). */
+const dc__finding *dc__fuzz_first_error(void);
+/* "drvcheck: <rule-id>: <message> [callback] at <location>" into buf
+ * (caller-owned); snprintf's return value. */
+int dc__fuzz_format_finding(const dc__finding *f, char *buf, size_t cap);
+/* Replays bytes through dc__fuzz_run on the driver at driver_path in a
+ * fresh emulator in a forked child and appends the operations it executed
+ * (up to and including one where the driver crashed or hung) to out
+ * (initialised by the caller). Returns 0 with a note on how the run ended
+ * in errbuf ("completed: N operations", "the driver crashed in ..."), or
+ * the load error (DC_ENOENT, DC_ELOAD, ...) with its message, or
+ * DC_EIO / DC_ENOMEM. errbuf is caller-owned. */
+int dc__fuzz_to_scenario(const void *bytes, size_t len,
+                         const char *driver_path, dc__scenario *out,
+                         char *errbuf, size_t cap);
+
+/* Sanitizer reports (sanitizer.c): a child's ASan/UBSan/TSan/LSan report
+ * text becomes a san.* finding when one of its stack frames lies in the
+ * driver object. Reports with no driver frame are the harness's own. */
+#define DC__SAN_NONE 0    /* no sanitizer report in the text */
+#define DC__SAN_DRIVER 1  /* a report with a frame in the driver: a finding */
+#define DC__SAN_FOREIGN 2 /* reports, none in the driver: not a driver finding */
+typedef struct dc__san_report {
+  dc_rule rule;          /* DC_RULE_SAN_ADDRESS/UNDEFINED/THREAD/LEAK */
+  char kind[64];         /* "heap-buffer-overflow", "data race", ... */
+  char function[64];     /* driver frame's function, "" when unknown */
+  char file[128];        /* its source file as reported, "" w/o debug info */
+  unsigned line;         /* its source line, 0 without debug info */
+  char location[160];    /* "function file:line" or "function (drv.so)" */
+  char headline[200];    /* the report's first line */
+  unsigned nreports;     /* reports found in the text */
+} dc__san_report;
+/* Parses report text (len bytes, need not be NUL-terminated; several
+ * reports allowed: the first one with a driver frame wins, else the first
+ * one). driver_path: the driver .so, matched by basename against the
+ * frames' modules. out is caller-owned. Returns DC__SAN_*. */
+int dc__san_parse(const char *text, size_t len, const char *driver_path,
+                  dc__san_report *out);
+/* 1 when this process has a sanitizer runtime (weak symbols resolved). */
+int dc__san_active(void);
+/* Per-executor report file prefix into buf (caller-owned): $DRVCHECK_SAN_LOG
+ * if set, else $TMPDIR (or /tmp)/drvcheck-san.<pid>. */
+void dc__san_log_prefix(char *buf, size_t cap);
+/* Child, right after fork: reports go to <prefix>.<child pid> (no-op
+ * without a sanitizer runtime). */
+void dc__san_child_begin(const char *prefix);
+/* Child, after the driver loaded (path as dladdr gives it): with a
+ * sanitizer runtime, keeps the driver mapped after unload (RTLD_NODELETE)
+ * so the leak check at the end still symbolizes the driver's frames. */
+void dc__san_pin_driver(const char *loaded_path);
+/* Child, just before _exit: runs the leak check _exit would skip. */
+void dc__san_child_end(void);
+/* Parent, after the child exited: reads and unlinks (kept with
+ * DRVCHECK_SAN_KEEP=1) <prefix>.<pid> and
+ * parses it into rep (caller-owned). With text non-NULL and a report found,
+ * *text receives the malloc'ed report text (caller frees). DC__SAN_*. */
+int dc__san_collect(const char *prefix, long pid, const char *driver_path,
+                    dc__san_report *rep, char **text);
+/* Sets f's rule, location, message (and count 1 if 0) from rep; the
+ * caller fills step, callback, port, stimulus. */
+void dc__san_finding(const dc__san_report *rep, dc__finding *f);
+
 /* Builds the deterministic smoke scenario for the loaded driver: touches
  * every callback the entry defines. seed varies payloads and commands. */
 int dc__smoke_build(dc__scenario *s, const ErlDrvEntry *e, uint64_t seed);

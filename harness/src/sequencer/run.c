@@ -1,13 +1,27 @@
-/* dc_run: load a driver, run the entry checks and the smoke scenario, print
- * the Erlang-visible trace and a findings summary, write the report. */
+/* dc_run: the drvcheck run. Entry checks and the smoke scenario (trace
+ * printed), one targeted sequence per stimulus, then seeded random
+ * sequences within the budget -- every unit isolated in a child (exec.c).
+ * Findings are merged by the reporter (same rule at the same location is
+ * one finding with a count); each new one keeps the sequence that found it
+ * and is shrunk. Or, with a replay path, one scenario file and its trace.
+ *
+ * Determinism: nothing but duration_ms depends on wall time when the run is
+ * bounded by --sequences; the seeds of all units derive from cfg->seed. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
-#include "../loader/internal.h"
 #include "../report/internal.h"
 #include "internal.h"
+
+#define MAX_OPS 120            /* operations per random sequence */
+#define DEFAULT_TIME_S 10.0
+#define SHRINK_ATTEMPTS 400    /* candidate runs per finding */
+#define SHRINK_MS 15000        /* wall-time safety net per finding */
+#define MAX_SHRUNK 32          /* findings shrunk per run */
 
 const char *dc_strerror(int err) {
   switch (err) {
@@ -53,51 +67,271 @@ static void lines_free(lines *l) {
   for (size_t i = 0; i < l->n; i++)
     free(l->v[i]);
   free(l->v);
+  memset(l, 0, sizeof *l);
 }
 
-/* Prints (unless quiet) and keeps the trace events added since *seen. */
-static void collect_trace(const dc_config *cfg, lines *trace, size_t *seen) {
-  char buf[2048];
-  size_t i = 0;
-  for (const dc__event *ev = dc__trace_first(); ev; ev = ev->next, i++) {
-    if (i < *seen)
-      continue;
-    dc__event_print(ev, buf, sizeof buf);
-    lines_add(trace, buf);
-    if (!cfg->quiet)
-      printf("    %s\n", buf);
+/* The scenario line of op (hex payload: 2 chars a byte) in *buf, grown as
+ * needed (caller-owned, freed by the caller). */
+static const char *op_line(const dc__op *op, char **buf, size_t *cap) {
+  size_t need = 2 * op->len + 512;
+  if (*cap < need) {
+    char *nb = realloc(*buf, need);
+    if (!nb)
+      return dc__op_name(op->kind);
+    *buf = nb;
+    *cap = need;
   }
-  *seen = i;
+  if (dc__op_format(op, *buf, *cap) != 0)
+    snprintf(*buf, *cap, "%s ...", dc__op_name(op->kind));
+  return *buf;
 }
 
-static void run_scenario(const dc_config *cfg, dc__scenario *s, lines *steps,
-                         lines *trace) {
-  dc__runner r;
-  char line[8192];
-  size_t seen = 0;
-  dc__runner_init(&r);
-  for (size_t i = 0; i < s->n; i++) {
-    dc__report_set_step((unsigned)i);
-    if (dc__op_format(&s->ops[i], line, sizeof line) != 0)
-      snprintf(line, sizeof line, "%s ...", dc__op_name(s->ops[i].kind));
-    lines_add(steps, line);
-    if (!cfg->quiet)
-      printf("> %s\n", line);
-    dc__runner_exec(&r, &s->ops[i]);
-    dc__entry_check_modified();
-    collect_trace(cfg, trace, &seen);
+static void scenario_lines(const dc__op *ops, size_t n, lines *out) {
+  char *buf = NULL;
+  size_t cap = 0;
+  for (size_t i = 0; i < n; i++)
+    lines_add(out, op_line(&ops[i], &buf, &cap));
+  free(buf);
+}
+
+/* What the run knows about one finding (index = reporter index). */
+typedef struct found {
+  char sequence[48];
+  uint64_t seed;
+  lines scenario, shrunk;
+  dc__scenario shrunk_scn;
+} found;
+
+typedef struct run_state {
+  const dc_config *cfg;
+  dc__exec *ex;
+  found found[256];
+  size_t nfound, nshrunk;
+  double shrink_ms; /* spent shrinking: not part of the sequence budget */
+  unsigned long callbacks[DC__CB_COUNT];
+  unsigned stimuli;
+  dc__report_info info;
+  lines steps, trace; /* smoke (or replayed) scenario and its trace */
+} run_state;
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* Records a new finding's origin, original scenario (the operations up to
+ * the one that exposed it) and its shrunk form. */
+static void note_new(run_state *st, int idx, const dc__finding *f,
+                     const dc__exec_result *res, const char *label,
+                     uint64_t seed, int shrink) {
+  found *x = &st->found[idx];
+  size_t upto = f->step < res->ops.n ? f->step + 1 : res->ops.n;
+  if (strcmp(f->callback, "load") == 0)
+    upto = 0; /* entry checks: no operation involved */
+  snprintf(x->sequence, sizeof x->sequence, "%s", label);
+  x->seed = seed;
+  dc__scenario_init(&x->shrunk_scn);
+  scenario_lines(res->ops.ops, upto, &x->scenario);
+  dc__scenario prefix = res->ops;
+  prefix.n = upto;
+  if (shrink && upto > 0 && st->nshrunk < MAX_SHRUNK) {
+    double t = now_ms();
+    st->nshrunk++;
+    dc__shrink(st->ex, &prefix, f, SHRINK_ATTEMPTS, SHRINK_MS, &x->shrunk_scn);
+    st->shrink_ms += now_ms() - t;
+  } else {
+    for (size_t i = 0; i < upto; i++)
+      dc__scenario_add(&x->shrunk_scn, &prefix.ops[i]);
+  }
+  scenario_lines(x->shrunk_scn.ops, x->shrunk_scn.n, &x->shrunk);
+  if ((size_t)idx >= st->nfound)
+    st->nfound = (size_t)idx + 1;
+}
+
+/* Folds one unit's coverage and findings into the run. */
+static void absorb(run_state *st, const dc__exec_result *res,
+                   const char *label, uint64_t seed, int shrink) {
+  for (int i = 0; i < DC__CB_COUNT; i++)
+    st->callbacks[i] += res->callbacks[i];
+  st->stimuli |= res->stimuli;
+  for (size_t i = 0; i < res->nfindings; i++) {
+    int is_new, idx = dc__report_merge(&res->findings[i], &is_new);
+    if (idx >= 0 && is_new && (size_t)idx < sizeof st->found / sizeof st->found[0])
+      note_new(st, idx, &res->findings[i], res, label, seed, shrink);
   }
 }
 
-static void print_summary(const dc__report_info *info, int *errors,
-                          int *warnings) {
-  size_t n;
-  const dc__finding *f = dc__findings(&n);
+/* Prints the scenario and its trace (unless quiet) and keeps both. */
+static void keep_trace(run_state *st, const dc__exec_result *res) {
+  size_t t = 0, cap = 0;
+  char *buf = NULL;
+  for (size_t i = 0; i <= res->ops.n; i++) {
+    if (i < res->ops.n) {
+      const char *line = op_line(&res->ops.ops[i], &buf, &cap);
+      lines_add(&st->steps, line);
+      if (!st->cfg->quiet)
+        printf("> %s\n", line);
+      if (res->illegal && res->illegal_step == i && !st->cfg->quiet)
+        printf("    (not legal in this state: skipped)\n");
+    }
+    for (; t < res->ntrace && res->trace_step[t] <= i; t++) {
+      lines_add(&st->trace, res->trace[t]);
+      if (!st->cfg->quiet)
+        printf("    %s\n", res->trace[t]);
+    }
+  }
+  free(buf);
+}
+
+static void take_driver_info(run_state *st, const dc__exec_result *res) {
+  st->info.have_entry = res->have_entry;
+  st->info.entry = res->entry;
+  snprintf(st->info.driver_name, sizeof st->info.driver_name, "%s",
+           res->driver_name);
+}
+
+/* One generated sequence; returns 0 or the executor's error. */
+static int gen_unit(run_state *st, dc__source *src, uint64_t seed,
+                    unsigned stimuli, const char *label) {
+  dc__exec_result res;
+  dc__exec_unit u = {src, 0, 0, 0, 0};
+  dc__source_gen(src, seed, stimuli, MAX_OPS);
+  int rc = dc__exec_run(st->ex, &u, &res);
+  if (rc == 0)
+    absorb(st, &res, label, seed, 1);
+  dc__exec_result_free(&res);
+  return rc;
+}
+
+static int run_sequences(run_state *st) {
+  const dc_config *cfg = st->cfg;
+  dc__source *src = malloc(sizeof *src);
+  uint64_t tseed = cfg->seed ^ 0x5354494D554C49ull, rseed = cfg->seed;
+  double budget = cfg->time_s > 0 ? cfg->time_s * 1e3
+                  : cfg->sequences ? 0 : DEFAULT_TIME_S * 1e3;
+  double t0 = now_ms();
+  char label[48];
+  int rc = 0;
+  if (!src)
+    return DC_ENOMEM;
+  /* targeted first, so a short budget still covers every stimulus */
+  for (int b = 0; b < DC__STIM_COUNT && rc == 0; b++) {
+    snprintf(label, sizeof label, "stimulus %s", dc__stimulus_name(b));
+    rc = gen_unit(st, src, dc__rand(&tseed), 1u << b, label);
+    st->info.targeted++;
+  }
+  for (unsigned i = 0; rc == 0; i++) {
+    if (cfg->sequences && i >= cfg->sequences)
+      break;
+    if (budget > 0 && now_ms() - t0 - st->shrink_ms >= budget)
+      break;
+    snprintf(label, sizeof label, "random %u", i);
+    rc = gen_unit(st, src, dc__rand(&rseed), 0, label);
+    st->info.random++;
+  }
+  free(src);
+  return rc;
+}
+
+/* Loads a scenario file and runs it; DC_EPARSE etc. with errbuf. */
+static int replay(run_state *st, char *errbuf, size_t errcap) {
+  dc__scenario s;
+  dc__exec_result res;
+  dc__source *src = malloc(sizeof *src);
+  dc__scenario_init(&s);
+  int rc = src ? dc__scenario_load(&s, st->cfg->replay_path, errbuf, errcap)
+               : DC_ENOMEM;
+  if (rc == 0) {
+    dc__exec_unit u = {src, 0, 0, 1, 0};
+    dc__source_scenario(src, &s);
+    rc = dc__exec_run(st->ex, &u, &res);
+    if (rc == 0) {
+      take_driver_info(st, &res);
+      if (res.load_rc != 0 && res.load_rc != DC_ELOAD) {
+        snprintf(errbuf, errcap, "%s", res.load_err);
+        rc = res.load_rc;
+      } else {
+        keep_trace(st, &res);
+        absorb(st, &res, "replay", st->cfg->seed, 0);
+      }
+      dc__exec_result_free(&res);
+    }
+  }
+  dc__scenario_free(&s);
+  free(src);
+  return rc;
+}
+
+static int run_all(run_state *st, char *errbuf, size_t errcap) {
+  dc__exec_result res;
+  dc__exec_unit u = {NULL, 1, st->cfg->seed, 1, 0};
+  int rc = dc__exec_run(st->ex, &u, &res);
+  if (rc != 0)
+    return rc;
+  take_driver_info(st, &res);
+  if (res.load_rc != 0 && res.load_rc != DC_ELOAD) {
+    snprintf(errbuf, errcap, "%s", res.load_err);
+    rc = res.load_rc;
+  } else {
+    st->info.smoke = 1;
+    keep_trace(st, &res);
+    absorb(st, &res, "smoke", st->cfg->seed, 1);
+  }
+  int loaded = res.load_rc == 0;
+  dc__exec_result_free(&res);
+  return rc == 0 && loaded ? run_sequences(st) : rc;
+}
+
+/* 1 if the entry defines callback cb (async_invoke/async_free are given to
+ * driver_async, not in the entry: they count as defined). */
+static int cb_defined(const ErlDrvEntry *e, dc__cb cb) {
+  switch (cb) {
+  case DC__CB_INIT: return e->init != NULL;
+  case DC__CB_START: return e->start != NULL;
+  case DC__CB_STOP: return e->stop != NULL;
+  case DC__CB_OUTPUT: return e->output != NULL;
+  case DC__CB_READY_INPUT: return e->ready_input != NULL;
+  case DC__CB_READY_OUTPUT: return e->ready_output != NULL;
+  case DC__CB_FINISH: return e->finish != NULL;
+  case DC__CB_CONTROL: return e->control != NULL;
+  case DC__CB_TIMEOUT: return e->timeout != NULL;
+  case DC__CB_OUTPUTV: return e->outputv != NULL;
+  case DC__CB_READY_ASYNC: return e->ready_async != NULL;
+  case DC__CB_FLUSH: return e->flush != NULL;
+  case DC__CB_CALL: return e->call != NULL;
+  case DC__CB_PROCESS_EXIT: return e->process_exit != NULL;
+  case DC__CB_STOP_SELECT: return e->stop_select != NULL;
+  case DC__CB_EMERGENCY_CLOSE: return e->emergency_close != NULL;
+  default: return 0;
+  }
+}
+
+static void print_coverage(const run_state *st) {
+  const dc__report_info *in = &st->info;
+  if (!st->cfg->replay_path)
+    printf("sequences: %u smoke, %u targeted, %u random (seed %llu)\n",
+           in->smoke, in->targeted, in->random, (unsigned long long)in->seed);
   printf("callbacks:");
   for (int i = 1; i < DC__CB_COUNT; i++)
-    if (info->callbacks[i])
-      printf(" %s=%lu", dc__cb_name((dc__cb)i), info->callbacks[i]);
+    if (in->callbacks[i])
+      printf(" %s=%lu", dc__cb_name((dc__cb)i), in->callbacks[i]);
   printf("\n");
+  if (in->nnever) {
+    printf("never ran:");
+    for (size_t i = 0; i < in->nnever; i++)
+      printf(" %s", in->never_ran[i]);
+    printf("\n");
+  }
+  printf("stimuli applied:");
+  for (size_t i = 0; i < in->nstimuli; i++)
+    printf(" %s", in->stimuli[i]);
+  printf("%s\n", in->nstimuli ? "" : " none");
+}
+
+static void print_findings(const run_state *st, int *errors, int *warnings) {
+  size_t n;
+  const dc__finding *f = dc__findings(&n);
   *errors = *warnings = 0;
   for (size_t i = 0; i < n; i++) {
     int err = dc__rule_severity(f[i].rule) == DC_SEV_ERROR;
@@ -108,56 +342,150 @@ static void print_summary(const dc__report_info *info, int *errors,
     if (f[i].count > 1)
       printf(" (x%u)", f[i].count);
     printf("\n");
+    if (i >= st->nfound || !st->found[i].sequence[0])
+      continue;
+    const found *x = &st->found[i];
+    if (st->cfg->replay_path) {
+      printf("        at %s, stimulus %s, operation %u\n",
+             f[i].location[0] ? f[i].location : "?",
+             f[i].stimulus[0] ? f[i].stimulus : "none", f[i].step);
+      continue;
+    }
+    printf("        at %s, stimulus %s, found by %s (seed %llu)\n",
+           f[i].location[0] ? f[i].location : "?",
+           f[i].stimulus[0] ? f[i].stimulus : "none", x->sequence,
+           (unsigned long long)x->seed);
+    if (x->shrunk.n)
+      printf("        shrunk scenario (%zu of %zu operations):\n", x->shrunk.n,
+             x->scenario.n);
+    for (size_t k = 0; k < x->shrunk.n; k++)
+      printf("          %s\n", x->shrunk.v[k]);
   }
   printf("%s: %d error(s), %d warning(s)\n",
-         info->have_entry ? info->driver_name : info->driver_path, *errors,
-         *warnings);
+         st->info.have_entry ? st->info.driver_name : st->info.driver_path,
+         *errors, *warnings);
 }
 
-static double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+/* --write-scenarios: DIR/<rule>-<n>.scn for every finding with operations. */
+static int write_scenarios(const run_state *st, char *errbuf, size_t cap) {
+  size_t n;
+  const dc__finding *f = dc__findings(&n);
+  unsigned per_rule[DC_RULE_COUNT] = {0};
+  if (mkdir(st->cfg->scenario_dir, 0777) != 0 && errno != EEXIST) {
+    snprintf(errbuf, cap, "%s: cannot create directory: %s",
+             st->cfg->scenario_dir, strerror(errno));
+    return DC_EIO;
+  }
+  for (size_t i = 0; i < n && i < st->nfound; i++) {
+    const found *x = &st->found[i];
+    char path[4096], header[512];
+    if (!x->shrunk_scn.n)
+      continue;
+    snprintf(path, sizeof path, "%s/%s-%u.scn", st->cfg->scenario_dir,
+             dc__rule_id(f[i].rule), ++per_rule[f[i].rule]);
+    snprintf(header, sizeof header,
+             "drvcheck shrunk scenario: %s in %s at %s\nfound by %s (seed %llu)",
+             dc__rule_id(f[i].rule), f[i].callback,
+             f[i].location[0] ? f[i].location : "?", x->sequence,
+             (unsigned long long)x->seed);
+    FILE *out = fopen(path, "w");
+    int rc = out ? dc__scenario_write(&x->shrunk_scn, out, header) : DC_EIO;
+    if (out && fclose(out) != 0)
+      rc = DC_EIO;
+    if (rc != 0) {
+      snprintf(errbuf, cap, "%s: cannot write scenario: %s", path,
+               strerror(errno));
+      return DC_EIO;
+    }
+    if (!st->cfg->quiet)
+      printf("scenario: %s\n", path);
+  }
+  return 0;
+}
+
+/* Fills the coverage parts of the report info (names are static). */
+static void fill_coverage(run_state *st, const char **never,
+                          const char **stim) {
+  dc__report_info *in = &st->info;
+  for (int i = 0; i < DC__CB_COUNT; i++)
+    in->callbacks[i] = st->callbacks[i];
+  for (int i = 1; i < DC__CB_COUNT && in->have_entry; i++)
+    if (cb_defined(&in->entry, (dc__cb)i) && !st->callbacks[i])
+      never[in->nnever++] = dc__cb_name((dc__cb)i);
+  for (int b = 0; b < DC__STIM_COUNT; b++)
+    if (st->stimuli & (1u << b))
+      stim[in->nstimuli++] = dc__stimulus_name(b);
+  in->never_ran = never;
+  in->stimuli = stim;
+}
+
+static void free_state(run_state *st) {
+  for (size_t i = 0; i < st->nfound; i++) {
+    lines_free(&st->found[i].scenario);
+    lines_free(&st->found[i].shrunk);
+    dc__scenario_free(&st->found[i].shrunk_scn);
+  }
+  lines_free(&st->steps);
+  lines_free(&st->trace);
+  dc__exec_close(st->ex);
+  free(st);
+}
+
+/* Finishes a completed run: summary, report, scenario files. */
+static int finish(run_state *st, double t0, dc_result *res, char *errbuf,
+                  size_t errcap) {
+  const char *never[DC__CB_COUNT], *stim[DC__STIM_COUNT];
+  dc__report_finding rf[256];
+  dc__report_info *in = &st->info;
+  fill_coverage(st, never, stim);
+  for (size_t i = 0; i < st->nfound; i++)
+    rf[i] = (dc__report_finding){st->found[i].sequence, st->found[i].seed,
+                                 (const char *const *)st->found[i].scenario.v,
+                                 st->found[i].scenario.n,
+                                 (const char *const *)st->found[i].shrunk.v,
+                                 st->found[i].shrunk.n};
+  in->found = rf;
+  in->nfound = st->nfound;
+  in->scenario = (const char *const *)st->steps.v;
+  in->nsteps = st->steps.n;
+  in->trace = (const char *const *)st->trace.v;
+  in->ntrace = st->trace.n;
+  print_coverage(st);
+  print_findings(st, &res->errors, &res->warnings);
+  int rc = st->cfg->scenario_dir ? write_scenarios(st, errbuf, errcap) : 0;
+  in->duration_ms = now_ms() - t0;
+  if (rc == 0 && st->cfg->report_path) {
+    rc = dc__report_write(st->cfg->report_path, in, errbuf, errcap);
+    if (rc == 0 && !st->cfg->quiet)
+      printf("report: %s\n", st->cfg->report_path);
+  }
+  return rc;
 }
 
 int dc_run(const dc_config *cfg, dc_result *res, char *errbuf, size_t errcap) {
-  dc__report_info info;
-  lines steps = {0}, trace = {0};
   double t0 = now_ms();
-  memset(&info, 0, sizeof info);
+  run_state *st = calloc(1, sizeof *st);
+  dc__exec_config ec = {cfg->driver_path, cfg->async_threads, cfg->no_fork,
+                        cfg->hang_ms};
   memset(res, 0, sizeof *res);
-  dc__emu_reset(cfg->async_threads);
+  if (errcap)
+    errbuf[0] = '\0';
+  if (!st || dc__exec_open(&st->ex, &ec) != 0) {
+    free(st);
+    snprintf(errbuf, errcap, "out of memory");
+    return DC_ENOMEM;
+  }
+  st->cfg = cfg;
+  st->info.driver_path = cfg->driver_path;
+  st->info.seed = cfg->seed;
+  st->info.mode = cfg->replay_path ? "replay" : "run";
   dc__findings_reset();
-  int rc = dc__load_driver(cfg->driver_path, errbuf, errcap);
-  if (rc != 0 && rc != DC_ELOAD)
-    return rc;
-  info.driver_path = cfg->driver_path;
-  info.seed = cfg->seed;
-  info.have_entry = dc__loader_entry_copy(&info.entry, info.driver_name,
-                                          sizeof info.driver_name);
-  if (rc == 0) {
-    dc__scenario s;
-    dc__scenario_init(&s);
-    if (dc__smoke_build(&s, dc__g.entry, cfg->seed) == 0)
-      run_scenario(cfg, &s, &steps, &trace);
-    dc__scenario_free(&s);
-    dc__unload_driver();
-  }
-  for (int i = 0; i < DC__CB_COUNT; i++)
-    info.callbacks[i] = dc__g.cb_count[i];
-  info.duration_ms = now_ms() - t0;
-  info.scenario = (const char *const *)steps.v;
-  info.nsteps = steps.n;
-  info.trace = (const char *const *)trace.v;
-  info.ntrace = trace.n;
-  print_summary(&info, &res->errors, &res->warnings);
-  rc = 0;
-  if (cfg->report_path) {
-    rc = dc__report_write(cfg->report_path, &info, errbuf, errcap);
-    if (rc == 0 && !cfg->quiet)
-      printf("report: %s\n", cfg->report_path);
-  }
-  lines_free(&steps);
-  lines_free(&trace);
+  int rc = cfg->replay_path ? replay(st, errbuf, errcap)
+                            : run_all(st, errbuf, errcap);
+  if (rc == 0)
+    rc = finish(st, t0, res, errbuf, errcap);
+  else if (!errbuf[0])
+    snprintf(errbuf, errcap, "%s", dc_strerror(rc));
+  free_state(st);
   return rc;
 }

@@ -1,0 +1,112 @@
+/* drvcheck_fuzz_driver: libFuzzer target that runs a port driver through
+ * the operations decoded from each input (dc__fuzz_run: the sequencer's
+ * generator fed by the input bytes, payloads taken verbatim from them).
+ *
+ * Per input: fresh emulator, load the driver, run, unload. The driver is
+ * named by --drvcheck-driver=PATH (removed from argv before libFuzzer
+ * parses it) or the DRVCHECK_DRIVER environment variable. Built by
+ * drvcheck_add_fuzzer() with DC_STATIC_INIT=<name>_driver_init, the driver
+ * is linked in and loaded with dc__load_static instead.
+ *
+ * An ERROR finding prints one line naming the rule and aborts, so libFuzzer
+ * keeps the input; a driver crash is caught by libFuzzer/ASan directly (in
+ * process, the crash is the finding). */
+#include <dlfcn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "loader/internal.h"
+#include "sequencer/internal.h"
+
+#define FLAG "--drvcheck-driver="
+
+#ifdef DC_STATIC_INIT
+ErlDrvEntry *DC_STATIC_INIT(void);
+#endif
+
+static const char *driver_path;
+
+static int load(char *err, size_t cap) {
+#ifdef DC_STATIC_INIT
+  (void)driver_path;
+  return dc__load_static(DC_STATIC_INIT, err, cap);
+#else
+  return dc__load_driver(driver_path, err, cap);
+#endif
+}
+
+/* Takes our flag out of argv, so libFuzzer never sees an unknown flag. */
+static void take_flag(int *argc, char ***argv) {
+  int j = 0;
+  for (int i = 0; i < *argc; i++) {
+    char *a = (*argv)[i];
+    if (strncmp(a, FLAG, strlen(FLAG)) == 0)
+      driver_path = a + strlen(FLAG);
+    else
+      (*argv)[j++] = a;
+  }
+  (*argv)[j] = NULL;
+  *argc = j;
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+  char err[256] = "";
+  take_flag(argc, argv);
+  if (driver_path)
+    /* -jobs/-fork workers get libFuzzer's argv, without our flag. */
+    setenv("DRVCHECK_DRIVER", driver_path, 1);
+  else
+    driver_path = getenv("DRVCHECK_DRIVER");
+#ifndef DC_STATIC_INIT
+  if (!driver_path || !*driver_path) {
+    fprintf(stderr, "drvcheck_fuzz_driver: name the driver with "
+                    FLAG "PATH or DRVCHECK_DRIVER=PATH\n");
+    exit(2);
+  }
+#ifdef DC_LIBFUZZER
+  /* libFuzzer reads the coverage counters of an instrumented driver after
+   * every input; dlclose would unmap them under its feet. Pinning the
+   * library keeps it mapped: the per-input dlopen/dlclose then only moves
+   * the reference count, and the driver's statics persist across inputs
+   * (as with a statically linked driver). */
+  if (!dlopen(driver_path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE)) {
+    fprintf(stderr, "drvcheck_fuzz_driver: %s\n", dlerror());
+    exit(2);
+  }
+#endif
+#endif
+  /* A driver that does not load fails every input the same way: say so
+   * once, up front. */
+  dc__emu_reset(1);
+  dc__findings_reset();
+  int rc = load(err, sizeof err);
+  if (rc != 0) {
+    const dc__finding *f = dc__fuzz_first_error();
+    char line[1024];
+    if (f)
+      dc__fuzz_format_finding(f, line, sizeof line);
+    fprintf(stderr, "drvcheck_fuzz_driver: cannot load %s: %s\n",
+            driver_path ? driver_path : "the driver", f ? line : err);
+    exit(2);
+  }
+  dc__unload_driver();
+  return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  char err[256] = "", line[1024];
+  dc__emu_reset(1);
+  dc__findings_reset();
+  dc__stimuli_applied = 0;
+  if (load(err, sizeof err) == 0)
+    dc__fuzz_run(data, size, NULL, NULL);
+  const dc__finding *f = dc__fuzz_first_error();
+  if (f) {
+    dc__fuzz_format_finding(f, line, sizeof line);
+    fprintf(stderr, "%s\n", line);
+    abort();
+  }
+  return 0;
+}

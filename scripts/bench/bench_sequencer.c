@@ -1,0 +1,147 @@
+/* bench_sequencer: callbacks per second through the sequencer (generator +
+ * runner, all checks on, Erlang-visible trace recorded, in-process) against
+ * a bare loop (bench_bare, a separate executable with a minimal erl_driver
+ * API) calling the same callbacks of the same driver directly.
+ *
+ * usage: bench_sequencer DRIVER.so BENCH_BARE [SECONDS]
+ *
+ * The sequencer part runs seeded sequences for SECONDS (default 3) and logs
+ * every operation it executed; bench_bare replays that log (repeatedly, for
+ * about as long) and reports its own callbacks per second. Both figures and
+ * the cost ratio (harness time per callback / bare time per callback) are
+ * printed. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../../harness/src/loader/internal.h"
+#include "../../harness/src/sequencer/internal.h"
+#include "bench_ops.h"
+
+#define SAME(a, b) ((int)(a) == (int)(b))
+_Static_assert(SAME(DC__OP_OPEN, BENCH_OPEN) &&
+                   SAME(DC__OP_COMMAND, BENCH_COMMAND) &&
+                   SAME(DC__OP_CONTROL, BENCH_CONTROL) &&
+                   SAME(DC__OP_CALL, BENCH_CALL) &&
+                   SAME(DC__OP_CLOSE, BENCH_CLOSE) &&
+                   SAME(DC__OP_UNLOAD, BENCH_UNLOAD),
+               "bench_ops.h kinds out of date");
+
+#define OPS_PER_SEQ 20000
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static unsigned long total_callbacks(void) {
+  unsigned long n = 0;
+  for (int i = 1; i < DC__CB_COUNT; i++)
+    n += dc__g.cb_count[i];
+  return n;
+}
+
+static void log_op(FILE *f, const dc__op *op) {
+  bench_rec rec;
+  memset(&rec, 0, sizeof rec);
+  rec.kind = (uint8_t)op->kind;
+  rec.slot = (uint8_t)op->slot;
+  rec.opts = (uint8_t)op->opts;
+  rec.nsegs = (uint8_t)op->nsegs;
+  rec.cmd = op->cmd;
+  rec.rlen = op->rlen;
+  rec.len = (uint32_t)op->len;
+  for (int i = 0; i < op->nsegs && i < BENCH_MAX_SEGS; i++)
+    rec.seg[i] = (uint32_t)op->seg[i];
+  fwrite(&rec, sizeof rec, 1, f);
+  if (op->len)
+    fwrite(op->data, 1, op->len, f);
+}
+
+/* One sequence: fresh emulator, load, generate and run until unload.
+ * Returns callbacks run; *secs gets the time spent (load excluded). */
+static unsigned long one_sequence(const char *drv, uint64_t seed, FILE *log,
+                                  double *secs) {
+  static dc__source src; /* large: holds a 64 KiB payload buffer */
+  char err[256];
+  dc__runner r;
+  dc__op op;
+  dc__emu_reset(1);
+  dc__findings_reset();
+  if (dc__load_driver(drv, err, sizeof err) != 0) {
+    fprintf(stderr, "bench_sequencer: cannot load %s: %s\n", drv, err);
+    exit(2);
+  }
+  unsigned long cb0 = total_callbacks();
+  dc__source_gen(&src, seed, 0, OPS_PER_SEQ);
+  dc__runner_init(&r);
+  double t0 = now_s();
+  while (dc__source_next(&src, &r, &op)) {
+    if (log)
+      log_op(log, &op);
+    dc__runner_exec(&r, &op);
+  }
+  *secs = now_s() - t0;
+  return total_callbacks() - cb0;
+}
+
+/* Runs bench_bare on the log; returns its callbacks per second. */
+static double run_bare(const char *bare, const char *drv, const char *logpath,
+                       double seconds) {
+  char cmd[2048];
+  double cps = 0;
+  snprintf(cmd, sizeof cmd, "'%s' '%s' '%s' %.3f", bare, drv, logpath, seconds);
+  FILE *p = popen(cmd, "r");
+  if (!p)
+    return 0;
+  if (fscanf(p, "%lf", &cps) != 1)
+    cps = 0;
+  if (pclose(p) != 0)
+    cps = 0;
+  return cps;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 3) {
+    fprintf(stderr, "usage: %s DRIVER.so BENCH_BARE [SECONDS]\n", argv[0]);
+    return 2;
+  }
+  const char *drv = argv[1], *bare = argv[2];
+  double budget = argc > 3 ? atof(argv[3]) : 3.0;
+  char logpath[] = "/tmp/dc_bench_ops_XXXXXX";
+  int fd = mkstemp(logpath);
+  FILE *log = fd >= 0 ? fdopen(fd, "wb") : NULL;
+  if (!log) {
+    perror("bench_sequencer: log");
+    return 2;
+  }
+  unsigned long callbacks = 0;
+  double secs = 0, t;
+  size_t nfindings = 0;
+  for (uint64_t seed = 1; secs < budget; seed++) {
+    /* The first sequence is logged for the bare replay. */
+    callbacks += one_sequence(drv, seed, seed == 1 ? log : NULL, &t);
+    secs += t;
+    dc__findings(&nfindings);
+    if (nfindings)
+      fprintf(stderr, "bench_sequencer: seed %llu gave findings\n",
+              (unsigned long long)seed);
+  }
+  fclose(log);
+  double harness_cps = callbacks / secs;
+  double bare_cps = run_bare(bare, drv, logpath, budget);
+  unlink(logpath);
+  printf("harness: %.0f callbacks/s (%lu callbacks in %.2f s)\n", harness_cps,
+         callbacks, secs);
+  if (bare_cps <= 0) {
+    fprintf(stderr, "bench_sequencer: bench_bare failed\n");
+    return 1;
+  }
+  printf("bare:    %.0f callbacks/s\n", bare_cps);
+  printf("ratio:   %.2fx the bare cost per callback (target <= 1.5x)\n",
+         bare_cps / harness_cps);
+  return 0;
+}
