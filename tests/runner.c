@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "runner.h"
@@ -29,7 +30,14 @@ void dc_test_register(const char *name, dc_test_fn fn, int timeout_s) {
   ntests++;
 }
 
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 static int run_one(int i) {
+  double t0 = now_s();
   fflush(NULL);
   pid_t pid = fork();
   if (pid < 0) {
@@ -46,7 +54,7 @@ static int run_one(int i) {
   while (waitpid(pid, &st, 0) < 0)
     ;
   if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
-    printf("ok     %s\n", tests[i].name);
+    printf("ok     %s (%.2fs)\n", tests[i].name, now_s() - t0);
     return 1;
   }
   if (WIFSIGNALED(st))

@@ -3,7 +3,6 @@
  * drivers, and the plain replay executables built from the fuzz targets.
  * The seed corpora themselves are replayed by ctest entries defined in
  * fuzz/CMakeLists.txt (fuzz_replay_*). */
-#define _GNU_SOURCE
 #include <dirent.h>
 #include <string.h>
 #include <sys/wait.h>

@@ -19,7 +19,7 @@
 #define QUEUE_OP_SIZEQ 3
 
 #define DRAIN_MS 100
-#define DRAIN_CHUNK 4
+#define DRAIN_CHUNK 64
 
 typedef struct {
   ErlDrvPort port;

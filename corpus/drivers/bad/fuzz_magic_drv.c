@@ -67,8 +67,9 @@ static void fz_output(ErlDrvData d, char *buf, ErlDrvSizeT len) {
     driver_output(st->port, "badmagic", 8);
     return;
   }
-  uint32_t body = get32(buf + 4);
-  if (body > len - 8) {
+  /* Records are small: the protocol keeps sizes in 32 bits. */
+  uint32_t body = get32(buf + 4), avail = (uint32_t)(len - 8);
+  if (body > avail) {
     driver_output(st->port, "short", 5);
     return;
   }

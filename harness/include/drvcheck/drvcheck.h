@@ -64,8 +64,25 @@ typedef struct dc_config {
   int no_fork;             /* 1: run in-process (no crash/hang isolation) */
   unsigned hang_ms;        /* hang limit per callback, 0 = 2000 ms */
   const char *scenario_dir; /* write shrunk scenarios there, or NULL */
-  const char *replay_path; /* replay this scenario file instead of a run */
+  const char *replay_path; /* replay this scenario file (or raw fuzz input)
+                              instead of a run */
+  int strict_binaries;     /* 1: page-protect delivered binaries */
 } dc_config;
+
+/* Disables the rule with id `id` for this process (findings of it are never
+ * recorded). Returns 0, or DC_EINVAL for an unknown id. */
+int dc_rule_disable(const char *id);
+
+/* Loads a suppression file: one `<rule-id> [location-substring] # reason`
+ * per line (the reason is required). Returns 0, or DC_ENOENT / DC_EPARSE
+ * with a one-line "file:line: ..." message in errbuf (caller-owned). */
+int dc_suppressions_load(const char *path, char *errbuf, size_t errcap);
+
+/* Converts a raw fuzz input (as libFuzzer saved it) for the driver at
+ * driver_path into the scenario the fuzzer executed, written to out_path.
+ * Returns 0, or a negative DC_E* with a one-line message in errbuf. */
+int dc_convert(const char *driver_path, const char *input_path,
+               const char *out_path, char *errbuf, size_t errcap);
 
 /* Fills cfg with defaults (seed 1, one async thread, no report). */
 void dc_config_init(dc_config *cfg);

@@ -16,9 +16,11 @@ static void usage(FILE *out) {
   fprintf(out,
           "usage: drvcheck run DRIVER.so [--seed N] [--sequences N] [--time SECONDS]\n"
           "                [--report FILE] [--write-scenarios DIR] [--quiet]\n"
-          "                [--no-fork] [--hang-ms N]\n"
-          "       drvcheck replay DRIVER.so SCENARIO [--report FILE] [--quiet]\n"
-          "                [--no-fork] [--hang-ms N]\n"
+          "                [--no-fork] [--hang-ms N] [--disable RULE]...\n"
+          "                [--suppressions FILE] [--strict-binaries]\n"
+          "       drvcheck replay DRIVER.so SCENARIO|FUZZ-INPUT [--report FILE]\n"
+          "                [--quiet] [--no-fork] [--hang-ms N] [--disable RULE]...\n"
+          "       drvcheck convert DRIVER.so FUZZ-INPUT -o OUT.scn\n"
           "       drvcheck --list-rules\n"
           "       drvcheck --help | --version\n"
           "\n"
@@ -29,7 +31,8 @@ static void usage(FILE *out) {
           "        sequences, each in a child process (a crash or hang becomes a\n"
           "        cb.crash / cb.hang finding); shrink every finding's scenario.\n"
           "replay  run one scenario file (see docs/scenario.md) and print its\n"
-          "        trace and findings.\n"
+          "        trace and findings; a raw libFuzzer input is converted first.\n"
+          "convert write the scenario a raw fuzz input executes.\n"
           "\n"
           "options:\n"
           "  --seed N              seed for payloads and choices (default 1)\n"
@@ -44,6 +47,11 @@ static void usage(FILE *out) {
           "  --no-fork             run in-process (for debuggers; no crash/hang\n"
           "                        isolation)\n"
           "  --hang-ms N           hang limit per callback (default 2000)\n"
+          "  --disable RULE        never report RULE (repeatable)\n"
+          "  --suppressions FILE   suppress known findings: lines\n"
+          "                        `<rule> [location-substring] # reason`\n"
+          "  --strict-binaries     page-protect delivered binaries so a\n"
+          "                        write-after-delivery names the instruction\n"
           "\n"
           "exit status: 0 no error findings, 1 error findings, 2 usage, load or\n"
           "scenario problem\n");
@@ -98,6 +106,28 @@ static int common_option(dc_config *cfg, int argc, char **argv, int *i) {
     if (!val)
       return fail_usage("--report needs a file name", NULL) + 1;
     cfg->report_path = argv[++*i];
+    return 1;
+  }
+  if (strcmp(a, "--strict-binaries") == 0) {
+    cfg->strict_binaries = 1;
+    return 1;
+  }
+  if (strcmp(a, "--disable") == 0) {
+    if (!val || dc_rule_disable(val) != 0)
+      return fail_usage("--disable needs a rule id (see drvcheck --list-rules)",
+                        val) + 1;
+    ++*i;
+    return 1;
+  }
+  if (strcmp(a, "--suppressions") == 0) {
+    char err[512];
+    if (!val)
+      return fail_usage("--suppressions needs a file name", NULL) + 1;
+    if (dc_suppressions_load(val, err, sizeof err) != 0) {
+      fprintf(stderr, "drvcheck: %s\n", err);
+      return EXIT_USAGE + 1;
+    }
+    ++*i;
     return 1;
   }
   if (strcmp(a, "--hang-ms") == 0) {
@@ -173,6 +203,20 @@ static int cmd_run(int argc, char **argv, int replay) {
   return res.errors ? EXIT_FINDINGS : 0;
 }
 
+/* convert DRIVER.so INPUT -o OUT.scn */
+static int cmd_convert(int argc, char **argv) {
+  char err[512] = "";
+  if (argc != 4 || strcmp(argv[2], "-o") != 0)
+    return fail_usage("usage: drvcheck convert DRIVER.so INPUT -o OUT.scn",
+                      NULL);
+  if (dc_convert(argv[0], argv[1], argv[3], err, sizeof err) != 0) {
+    fprintf(stderr, "drvcheck: %s\n", err);
+    return EXIT_USAGE;
+  }
+  printf("wrote %s\n", argv[3]);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   if (argc < 2) {
@@ -195,5 +239,7 @@ int main(int argc, char **argv) {
     return cmd_run(argc - 2, argv + 2, 0);
   if (strcmp(cmd, "replay") == 0)
     return cmd_run(argc - 2, argv + 2, 1);
+  if (strcmp(cmd, "convert") == 0)
+    return cmd_convert(argc - 2, argv + 2);
   return fail_usage("unknown command", cmd);
 }

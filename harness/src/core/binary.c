@@ -167,7 +167,7 @@ ErlDrvBinary *driver_realloc_binary(ErlDrvBinary *bin, ErlDrvSizeT size) {
 }
 
 void driver_free_binary(ErlDrvBinary *bin) {
-  DC__API(driver_free_binary);
+  DC__API_HEAVY(driver_free_binary);
   if (!bin) /* no-op (OTP25 run) */
     return;
   const void *site = __builtin_return_address(0);
@@ -205,7 +205,7 @@ ErlDrvSInt driver_binary_inc_refc(ErlDrvBinary *dbp) {
 }
 
 ErlDrvSInt driver_binary_dec_refc(ErlDrvBinary *dbp) {
-  DC__API(driver_binary_dec_refc);
+  DC__API_HEAVY(driver_binary_dec_refc);
   const void *site = __builtin_return_address(0);
   bin_status s = check(dbp, "driver_binary_dec_refc", site);
   if (s == BIN_FREED || s == BIN_FOREIGN)

@@ -40,6 +40,7 @@ typedef struct range {
   const char *api;  /* delivering API (static string) */
   const void *site; /* its call site in the driver */
   int kind;         /* dc__dlv_kind */
+  int stale;        /* sum not yet recomputed after a partial dequeue */
 } range;
 
 struct dc__dlv {
@@ -102,11 +103,17 @@ static void report(dc__dlv *d, const range *r, const void *site,
 static int check_rec(dc__dlv *d) {
   if (d->reported)
     return 0;
-  for (int i = 0; i < d->nr; i++)
-    if (checksum(d->r[i].lo, d->r[i].len) != d->r[i].sum) {
-      report(d, &d->r[i], d->r[i].site, NULL);
+  for (int i = 0; i < d->nr; i++) {
+    range *r = &d->r[i];
+    uint64_t now = checksum(r->lo, r->len);
+    if (r->stale) { /* see dc__dlv_unqueue */
+      r->sum = now;
+      r->stale = 0;
+    } else if (now != r->sum) {
+      report(d, r, r->site, NULL);
       return 1;
     }
+  }
   return 0;
 }
 
@@ -278,7 +285,7 @@ void dc__dlv_record(ErlDrvBinary *bin, const char *data, size_t len,
     if (kind == DC__DLV_SENT && d->r[i].kind == DC__DLV_SENT &&
         d->r[i].lo == data && d->r[i].len == len)
       goto tracked; /* the same slice again */
-  d->r[d->nr++] = (range){data, len, checksum(data, len), api, site, kind};
+  d->r[d->nr++] = (range){data, len, checksum(data, len), api, site, kind, 0};
 tracked:
   ring_push(d);
   if (strict)
@@ -301,13 +308,17 @@ void dc__dlv_unqueue(ErlDrvBinary *bin, const char *data, size_t len,
     range *r = &d->r[i];
     if (r->kind != DC__DLV_QUEUED || r->lo != data || r->len != len)
       continue;
-    check_rec(d);
     if (consumed >= len) {
+      check_rec(d);
       d->r[i] = d->r[--d->nr];
-    } else { /* the rest stays queued */
+    } else {
+      /* The rest stays queued. Re-summing it on every partial dequeue would
+       * make draining a queue quadratic, so the new sum is taken at the next
+       * check: a write in between goes unseen (a miss, never a false
+       * finding, since dequeued bytes may legally change). */
       r->lo += consumed;
       r->len -= consumed;
-      r->sum = checksum(r->lo, r->len);
+      r->stale = 1;
     }
     break;
   }
@@ -339,15 +350,54 @@ void dc__dlv_drop(ErlDrvBinary *bin) {
   pthread_mutex_unlock(&lock);
 }
 
+/* Bytes re-checked after one callback beyond those delivered in it: the
+ * check runs after every callback, so it must not grow with the amount of
+ * data the driver keeps queued. Anything not re-checked here is still
+ * checked when it is dequeued, freed, re-delivered or at unload. */
+#define AFTER_CALLBACK_BUDGET (16 * 1024)
+
+static size_t rec_bytes(const dc__dlv *d) {
+  size_t n = 0;
+  for (int i = 0; i < d->nr; i++)
+    n += d->r[i].len;
+  return n;
+}
+
+/* Caller holds lock. Checks ring slot k; returns its size in bytes. */
+static size_t check_slot(unsigned k) {
+  dc__dlv *d = ring[k];
+  if (!d)
+    return 0;
+  size_t n = rec_bytes(d);
+  if (check_rec(d)) {
+    d->ring_slot = 0; /* reported: no need to look again */
+    ring[k] = NULL;
+  }
+  return n;
+}
+
 void dc__dlv_after_callback(void) {
+  static unsigned seen_next, cursor;
   if (atomic_load_explicit(&ntracked, memory_order_relaxed) == 0)
     return;
   pthread_mutex_lock(&lock);
-  for (int k = 0; k < RING; k++)
-    if (ring[k] && check_rec(ring[k])) {
-      ring[k]->ring_slot = 0; /* reported: no need to look again */
-      ring[k] = NULL;
-    }
+  /* Records delivered since the last check first and in full: most writes
+   * after delivery happen right away. */
+  unsigned fresh = ring_next - seen_next;
+  if (fresh > RING)
+    fresh = RING;
+  for (unsigned i = 1; i <= fresh; i++)
+    check_slot((ring_next - i) % RING);
+  seen_next = ring_next;
+  /* Then older ones, round robin, those that fit in the budget (bigger
+   * ones wait for their dequeue, free or the unload check). */
+  size_t left = AFTER_CALLBACK_BUDGET;
+  for (unsigned i = 0; i < RING && left > 0; i++, cursor++) {
+    dc__dlv *d = ring[cursor % RING];
+    size_t n = d ? rec_bytes(d) : 0;
+    if (d && n <= left)
+      left -= check_slot(cursor % RING);
+  }
   pthread_mutex_unlock(&lock);
 }
 
@@ -379,7 +429,7 @@ void dc__dlv_outputv_post(ErlDrvBinary *const *binv, int n,
         driver_binary_get_refc(b) <= 1)
       continue;
     range r = {b->orig_bytes, (size_t)b->orig_size, sums[i], "outputv", site,
-               DC__DLV_SENT};
+               DC__DLV_SENT, 0};
     if (checksum(r.lo, r.len) != r.sum) {
       dc__dlv tmp = {.bin = b};
       pthread_mutex_lock(&lock);

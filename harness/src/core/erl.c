@@ -143,7 +143,8 @@ const char *dc__atom_text(ErlDrvTermData t) {
 /* Trace                                                                     */
 
 static pthread_mutex_t trace_mu = PTHREAD_MUTEX_INITIALIZER;
-static dc__event *trace_head, *trace_tail;
+static dc__event *_Atomic trace_head; /* read without trace_mu */
+static dc__event *trace_tail;
 static size_t trace_n;
 static uint64_t trace_seq;
 

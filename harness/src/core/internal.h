@@ -89,7 +89,9 @@ typedef enum {
 
 /* One trace entry; owned by the trace, valid until dc__trace_reset(). */
 typedef struct dc__event {
-  struct dc__event *next;
+  /* atomic: appended under the trace lock by emulator threads while the
+   * executor's thread walks the list without it */
+  struct dc__event *_Atomic next;
   uint64_t seq;
   dc__ev_kind kind;
   ErlDrvTermData to;   /* receiving pid (DC__EV_MSG) or the caller */
@@ -463,6 +465,20 @@ void dc__ctx_consumed(int percent);
 void dc__set_lengthy_budget_us(long us);
 /* Called by dc__emu_reset (keeps the budget). */
 void dc__ctx_reset(void);
+/* Harness-only work inside a timed callback (trace encoding, checksums of
+ * delivered binaries) is excluded from cb.lengthy: begin returns a token
+ * (-1 when nothing is timed, so the clock is read only then), end adds the
+ * CPU time since begin to the callback's excluded time. Nestable. */
+long dc__overhead_begin(void);
+void dc__overhead_end(long *token);
+/* The check for entries whose emulation does such heavy work: as DC__API,
+ * and the rest of the entry is excluded from cb.lengthy. */
+#define DC__OVERHEAD()                                                         \
+  long dc__ovh __attribute__((cleanup(dc__overhead_end), unused)) =           \
+      dc__overhead_begin()
+#define DC__API_HEAVY(name)                                                    \
+  DC__API(name);                                                               \
+  DC__OVERHEAD()
 
 /* ------------------------------------------------------------------------ */
 /* The emulator                                                              */

@@ -110,12 +110,14 @@ static int output2(dc__port *p, int drop, char *hbuf, ErlDrvSizeT hlen,
 
 int driver_output2(ErlDrvPort port, char *hbuf, ErlDrvSizeT hlen, char *buf,
                    ErlDrvSizeT len) {
+  DC__OVERHEAD(); /* encoding into the trace: harness-only cost */
   int drop;
   dc__port *p = output_port(DC__API_driver_output2, port, &drop, SITE);
   return output2(p, drop, hbuf, hlen, buf, len);
 }
 
 int driver_output(ErlDrvPort port, char *buf, ErlDrvSizeT len) {
+  DC__OVERHEAD();
   int drop;
   dc__port *p = output_port(DC__API_driver_output, port, &drop, SITE);
   return output2(p, drop, NULL, 0, buf, len);
@@ -124,6 +126,7 @@ int driver_output(ErlDrvPort port, char *buf, ErlDrvSizeT len) {
 int driver_output_binary(ErlDrvPort port, char *hbuf, ErlDrvSizeT hlen,
                          ErlDrvBinary *bin, ErlDrvSizeT offset,
                          ErlDrvSizeT len) {
+  DC__OVERHEAD();
   int drop;
   dc__port *p = output_port(DC__API_driver_output_binary, port, &drop, SITE);
   if (!p)
@@ -179,6 +182,7 @@ static SysIOVec *skip_bytes(ErlIOVec *ev, ErlDrvSizeT skip, int *n) {
 
 int driver_outputv(ErlDrvPort port, char *hbuf, ErlDrvSizeT hlen,
                    ErlIOVec *ev, ErlDrvSizeT skip) {
+  DC__OVERHEAD();
   int drop;
   dc__port *p = output_port(DC__API_driver_outputv, port, &drop, SITE);
   if (!ev)

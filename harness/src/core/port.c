@@ -421,7 +421,9 @@ static int command_v(dc__port *p, ErlDrvTermData sender, const SysIOVec *segs,
   dc__cbframe f;
   dc__cb_enter(p, DC__CB_OUTPUTV, sender, &f);
   dc__g.entry->outputv(p->drv_data, &ev);
+  long ovh = dc__overhead_begin(); /* checksums: not the driver's time */
   dc__dlv_outputv_post(own, vsize, sums, (const void *)dc__g.entry->outputv);
+  dc__overhead_end(&ovh);
   dc__cb_leave(p, &f);
   for (int i = 1; i < vsize; i++)
     if (own[i])
@@ -560,7 +562,9 @@ int dc__port_control_rlen(dc__port *p, ErlDrvTermData caller, unsigned cmd,
   ErlDrvSSizeT n = e->control(p->drv_data, cmd, in, len, &rbuf, rlen);
   /* The reply is built under the port lock, flags read now; it is delivered
    * even if the driver failed the port inside control (§3.4). */
+  long ovh = dc__overhead_begin(); /* reply checks: not the driver's time */
   int rc = control_reply(p, n, rbuf, def, rlen, &x);
+  dc__overhead_end(&ovh);
   dc__cb_leave(p, &f);
   free(in);
   if (rc != 0) {
@@ -629,7 +633,9 @@ int dc__port_call(dc__port *p, ErlDrvTermData caller, unsigned cmd,
   dc__cb_enter(p, DC__CB_CALL, caller, &f);
   ErlDrvSSizeT n =
       e->call(p->drv_data, cmd, in, len, &rbuf, CALL_RLEN, &flags);
+  long ovh = dc__overhead_begin(); /* reply checks: not the driver's time */
   call_reply(p, caller, n, rbuf, def);
+  dc__overhead_end(&ovh);
   /* ERTS frees a replaced buffer on every path unless KEEP_BUFFER. */
   if (rbuf && rbuf != def && !(flags & DRIVER_CALL_KEEP_BUFFER)) {
     if (dc__mem_valid(rbuf))

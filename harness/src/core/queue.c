@@ -396,47 +396,47 @@ static int queue_bin(ErlDrvPort port, ErlDrvBinary *bin, ErlDrvSizeT offset,
 /* erl_driver entry points                                                   */
 
 int driver_enq(ErlDrvPort port, char *buf, ErlDrvSizeT len) {
-  DC__API(driver_enq);
+  DC__API_HEAVY(driver_enq);
   return queue_buf(port, buf, len, 1, "driver_enq",
                    __builtin_return_address(0));
 }
 
 int driver_pushq(ErlDrvPort port, char *buf, ErlDrvSizeT len) {
-  DC__API(driver_pushq);
+  DC__API_HEAVY(driver_pushq);
   return queue_buf(port, buf, len, 0, "driver_pushq",
                    __builtin_return_address(0));
 }
 
 int driver_enq_bin(ErlDrvPort port, ErlDrvBinary *bin, ErlDrvSizeT offset,
                    ErlDrvSizeT len) {
-  DC__API(driver_enq_bin);
+  DC__API_HEAVY(driver_enq_bin);
   return queue_bin(port, bin, offset, len, 1, "driver_enq_bin",
                    __builtin_return_address(0));
 }
 
 int driver_pushq_bin(ErlDrvPort port, ErlDrvBinary *bin, ErlDrvSizeT offset,
                      ErlDrvSizeT len) {
-  DC__API(driver_pushq_bin);
+  DC__API_HEAVY(driver_pushq_bin);
   return queue_bin(port, bin, offset, len, 0, "driver_pushq_bin",
                    __builtin_return_address(0));
 }
 
 int driver_enqv(ErlDrvPort port, ErlIOVec *ev, ErlDrvSizeT skip) {
-  DC__API(driver_enqv);
+  DC__API_HEAVY(driver_enqv);
   const void *site = __builtin_return_address(0);
   return queue_vec(queue_port(port, "driver_enqv", site), ev, skip, 1,
                    "driver_enqv", site);
 }
 
 int driver_pushqv(ErlDrvPort port, ErlIOVec *ev, ErlDrvSizeT skip) {
-  DC__API(driver_pushqv);
+  DC__API_HEAVY(driver_pushqv);
   const void *site = __builtin_return_address(0);
   return queue_vec(queue_port(port, "driver_pushqv", site), ev, skip, 0,
                    "driver_pushqv", site);
 }
 
 ErlDrvSizeT driver_deq(ErlDrvPort port, ErlDrvSizeT size) {
-  DC__API(driver_deq);
+  DC__API_HEAVY(driver_deq);
   const void *site = __builtin_return_address(0);
   dc__port *p = queue_port(port, "driver_deq", site);
   if (!p)

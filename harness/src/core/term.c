@@ -558,7 +558,7 @@ static int closing(const dc__port *p) {
 }
 
 int erl_drv_output_term(ErlDrvTermData port, ErlDrvTermData *data, int len) {
-  DC__API(erl_drv_output_term);
+  DC__API_HEAVY(erl_drv_output_term);
   dc__port *p = dc__port_by_term(port);
   if (!p)
     return -1;
@@ -570,7 +570,7 @@ int erl_drv_output_term(ErlDrvTermData port, ErlDrvTermData *data, int len) {
 
 int erl_drv_send_term(ErlDrvTermData port, ErlDrvTermData to,
                       ErlDrvTermData *data, int len) {
-  DC__API(erl_drv_send_term);
+  DC__API_HEAVY(erl_drv_send_term);
   dc__port *p = dc__port_by_term(port);
   if (!p)
     return -1;
@@ -581,6 +581,7 @@ int erl_drv_send_term(ErlDrvTermData port, ErlDrvTermData to,
 }
 
 int driver_output_term(ErlDrvPort ix, ErlDrvTermData *data, int len) {
+  DC__OVERHEAD(); /* term building and the trace: harness-only cost */
   dc__port *p = DC__API_PORT(driver_output_term, ix);
   if (!p)
     return -1;
@@ -594,6 +595,7 @@ int driver_output_term(ErlDrvPort ix, ErlDrvTermData *data, int len) {
  * message has no port as sender (io.c driver_send_term). */
 int driver_send_term(ErlDrvPort ix, ErlDrvTermData to, ErlDrvTermData *data,
                      int len) {
+  DC__OVERHEAD();
   dc__port *p = NULL;
   if (dc__tls.kind == DC__THR_EMU) {
     p = DC__API_PORT(driver_send_term, ix);

@@ -225,6 +225,15 @@ int dc__fuzz_to_scenario(const void *bytes, size_t len,
   size_t tlen = 0;
   if (errbuf && cap)
     errbuf[0] = '\0';
+  /* The child resets the emulator, which joins the async pool's threads;
+   * threads do not survive fork, so none may run here (an emulator that
+   * ran before in this process is stopped first). */
+  if (dc__g.loaded) {
+    if (errbuf && cap)
+      snprintf(errbuf, cap, "a driver is loaded in this process");
+    return DC_ESTATE;
+  }
+  dc__async_stop();
   if (pipe(fds) != 0)
     return DC_EIO;
   fflush(stdout); /* or the child would flush our buffered output again */

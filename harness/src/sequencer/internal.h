@@ -316,7 +316,8 @@ int dc__fuzz_format_finding(const dc__finding *f, char *buf, size_t cap);
  * (initialised by the caller). Returns 0 with a note on how the run ended
  * in errbuf ("completed: N operations", "the driver crashed in ..."), or
  * the load error (DC_ENOENT, DC_ELOAD, ...) with its message, or
- * DC_EIO / DC_ENOMEM. errbuf is caller-owned. */
+ * DC_EIO / DC_ENOMEM, or DC_ESTATE when a driver is loaded in this process
+ * (the async pool is stopped before the fork). errbuf is caller-owned. */
 int dc__fuzz_to_scenario(const void *bytes, size_t len,
                          const char *driver_path, dc__scenario *out,
                          char *errbuf, size_t cap);

@@ -234,14 +234,81 @@ static int run_sequences(run_state *st) {
   return rc;
 }
 
+/* Reads a whole file into a malloc'ed buffer (caller frees *out). */
+static int read_file(const char *path, char **out, size_t *len, char *errbuf,
+                     size_t errcap) {
+  FILE *f = fopen(path, "rb");
+  size_t cap = 4096, n = 0;
+  char *buf = malloc(cap);
+  if (!f || !buf) {
+    snprintf(errbuf, errcap, "%s: %s", path, f ? "out of memory" : strerror(errno));
+    free(buf);
+    if (f)
+      fclose(f);
+    return f ? DC_ENOMEM : DC_ENOENT;
+  }
+  for (size_t got; (got = fread(buf + n, 1, cap - n, f)) > 0;) {
+    n += got;
+    if (n == cap) {
+      char *nb = realloc(buf, cap *= 2);
+      if (!nb) {
+        free(buf);
+        fclose(f);
+        snprintf(errbuf, errcap, "%s: out of memory", path);
+        return DC_ENOMEM;
+      }
+      buf = nb;
+    }
+  }
+  fclose(f);
+  *out = buf;
+  *len = n;
+  return 0;
+}
+
+/* A scenario is text; a libFuzzer artifact is usually not. Text that fails
+ * to parse stays a parse error (a typo must not turn into a fuzz replay). */
+static int looks_like_text(const char *b, size_t n) {
+  size_t odd = 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)b[i];
+    if (c == 0)
+      return 0;
+    odd += (c < 0x20 && c != '\n' && c != '\r' && c != '\t') || c >= 0x7f;
+  }
+  return odd * 20 <= n; /* at most 5% unusual bytes */
+}
+
+/* Loads a scenario file or converts a raw fuzz input into the scenario the
+ * fuzzer executed. */
+static int load_replay(const run_state *st, dc__scenario *s, char *errbuf,
+                       size_t errcap) {
+  char *buf;
+  size_t len;
+  const char *path = st->cfg->replay_path;
+  int rc = read_file(path, &buf, &len, errbuf, errcap);
+  if (rc != 0)
+    return rc;
+  if (looks_like_text(buf, len)) {
+    rc = dc__scenario_parse(s, buf, len, path, errbuf, errcap);
+  } else {
+    rc = dc__fuzz_to_scenario(buf, len, st->cfg->driver_path, s, errbuf,
+                              errcap);
+    if (rc == 0 && !st->cfg->quiet)
+      printf("# %s: raw fuzz input, converted to %zu operations\n", path,
+             s->n);
+  }
+  free(buf);
+  return rc;
+}
+
 /* Loads a scenario file and runs it; DC_EPARSE etc. with errbuf. */
 static int replay(run_state *st, char *errbuf, size_t errcap) {
   dc__scenario s;
   dc__exec_result res;
   dc__source *src = malloc(sizeof *src);
   dc__scenario_init(&s);
-  int rc = src ? dc__scenario_load(&s, st->cfg->replay_path, errbuf, errcap)
-               : DC_ENOMEM;
+  int rc = src ? load_replay(st, &s, errbuf, errcap) : DC_ENOMEM;
   if (rc == 0) {
     dc__exec_unit u = {src, 0, 0, 1, 0};
     dc__source_scenario(src, &s);
@@ -462,8 +529,50 @@ static int finish(run_state *st, double t0, dc_result *res, char *errbuf,
   return rc;
 }
 
+int dc_rule_disable(const char *id) {
+  int r = dc_rule_lookup(id);
+  if (r < 0)
+    return DC_EINVAL;
+  dc__rule_set_enabled((dc_rule)r, 0);
+  return 0;
+}
+
+int dc_suppressions_load(const char *path, char *errbuf, size_t errcap) {
+  return dc__suppress_load(path, errbuf, errcap);
+}
+
+int dc_convert(const char *driver_path, const char *input_path,
+               const char *out_path, char *errbuf, size_t errcap) {
+  char *buf, header[512];
+  size_t len;
+  dc__scenario s;
+  int rc = read_file(input_path, &buf, &len, errbuf, errcap);
+  if (rc != 0)
+    return rc;
+  dc__scenario_init(&s);
+  rc = dc__fuzz_to_scenario(buf, len, driver_path, &s, errbuf, errcap);
+  free(buf);
+  FILE *f = rc == 0 ? fopen(out_path, "w") : NULL;
+  if (rc == 0 && !f) {
+    snprintf(errbuf, errcap, "%s: %s", out_path, strerror(errno));
+    rc = DC_EIO;
+  }
+  if (f) {
+    snprintf(header, sizeof header, "converted from fuzz input %s\ndriver %s",
+             input_path, driver_path);
+    rc = dc__scenario_write(&s, f, header);
+    if (fclose(f) != 0 || rc != 0) {
+      snprintf(errbuf, errcap, "%s: cannot write", out_path);
+      rc = DC_EIO;
+    }
+  }
+  dc__scenario_free(&s);
+  return rc;
+}
+
 int dc_run(const dc_config *cfg, dc_result *res, char *errbuf, size_t errcap) {
   double t0 = now_ms();
+  dc__set_strict_binaries(cfg->strict_binaries);
   run_state *st = calloc(1, sizeof *st);
   dc__exec_config ec = {cfg->driver_path, cfg->async_threads, cfg->no_fork,
                         cfg->hang_ms};

@@ -52,7 +52,8 @@ static const char *find(slice s, const char *needle) {
 
 static void copy(char *dst, size_t cap, slice s) {
   size_t n = s.n < cap - 1 ? s.n : cap - 1;
-  memcpy(dst, s.p, n);
+  if (n) /* an empty slice may have no pointer */
+    memcpy(dst, s.p, n);
   dst[n] = '\0';
 }
 
@@ -264,7 +265,24 @@ typedef struct cur_report {
   frame hit;
   int have_hit;
   frame ub_loc; /* UBSan's "file:line:col: runtime error" location */
+  /* TSan data races: only the two access stacks count, and in each only
+   * the accessing frame (see race_frame) */
+  int race, access_stack, access_seen;
 } cur_report;
+
+/* A TSan data race is the driver's only when the racing access itself is
+ * driver code. A race on the harness's own memory has the driver deeper in
+ * the stack whenever a callback called the API, and blaming it would cry
+ * wolf. Leading frames without source location outside the driver are the
+ * runtime's interceptors (memcpy...) and are skipped. */
+static int race_frame(cur_report *c, const frame *f, slice base, slice stem) {
+  if (!c->access_stack || c->access_seen)
+    return 0;
+  if (!f->file.n && !in_driver(f, base, stem))
+    return 0;
+  c->access_seen = 1;
+  return in_driver(f, base, stem);
+}
 
 static void emit(dc__san_report *out, cur_report *c, slice base, slice stem,
                  int *result) {
@@ -314,6 +332,8 @@ int dc__san_parse(const char *text, size_t len, const char *driver_path,
         emit(out, &c, base, stem, &result);
       memset(&c, 0, sizeof c);
       c.rule = rule, c.kind = kind, c.head = t, open = 1;
+      c.race = rule == DC_RULE_SAN_THREAD && kind.n == 9 &&
+               memcmp(kind.p, "data race", 9) == 0;
       /* UBSan without print_stacktrace has no frames, only this prefix;
        * it names no module, so only the file-name test can use it. */
       const char *ub = find(t, ": runtime error: ");
@@ -322,9 +342,14 @@ int dc__san_parse(const char *text, size_t len, const char *driver_path,
                    &c.ub_loc.line);
     } else if (open && t.n && t.p[0] == '#') {
       frame f;
-      if (!c.have_hit && parse_frame(t, &f) && base.n &&
-          in_driver(&f, base, stem))
+      if (c.have_hit || !parse_frame(t, &f) || !base.n)
+        continue;
+      if (c.race ? race_frame(&c, &f, base, stem) : in_driver(&f, base, stem))
         c.hit = f, c.have_hit = 1;
+    } else if (open && c.race && t.n) {
+      /* "Write of size 8 at ..", "Previous atomic read of size 4 at .." */
+      c.access_stack = find(t, " of size ") != NULL;
+      c.access_seen = 0;
     } else if (open && summary_kind(t, &kind) && c.rule != DC_RULE_SAN_LEAK) {
       c.kind = kind;
     }
