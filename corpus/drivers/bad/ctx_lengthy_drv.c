@@ -4,7 +4,7 @@
  * password, stretched over many rounds so that guessing is slow. Replies
  * honour rlen (a driver_alloc'ed buffer when the default one is too small).
  *
- * The one defect: the stretching (about 8 million rounds, several ms of CPU)
+ * The one defect: the stretching (about 8 million rounds, tens of ms of CPU)
  * runs right inside the control callback on a scheduler thread, without
  * erl_drv_consume_timeslice and without handing the work to driver_async.
  * A callback should return within about a millisecond.

@@ -9,8 +9,6 @@
  *
  * Memory: nothing is allocated; the per-thread state below is fixed-size. */
 #include <time.h>
-#include <stdio.h>
-#include <stdlib.h>
 
 #include "internal.h"
 
@@ -169,6 +167,11 @@ dc__port *dc__api_port(dc__api api, ErlDrvPort h, const void *site) {
  * its heavy ones (DC__API_HEAVY) are excluded. The cost is two clock reads
  * per outermost callback plus two per heavy API call. */
 static _Atomic long budget_us = 1000;
+/* Kernel work charged to the thread (page faults under memory pressure,
+ * interrupts) inflated the CPU time of trivial callbacks to 1-2 ms while
+ * other builds ran on a 2-core VM; only time beyond budget + this allowance
+ * is clearly the driver's. */
+#define NOISE_US 4000L
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define SAN_SLOWDOWN 10
 #elif defined(__has_feature)
@@ -263,16 +266,16 @@ void dc__ctx_cb_outer_leave(dc__port *p, dc__cb cb) {
     return;
   long used = (long)(now.tv_sec - cb_start.tv_sec) * 1000000L +
               (now.tv_nsec - cb_start.tv_nsec) / 1000L - excluded_us;
-  if (getenv("DC_CTX_TMPLOG") && used > 300) fprintf(stderr, "TMPLOG %s %ld excl %ld\n", dc__cb_name(cb), used, excluded_us);
   /* One percent of the 1 ms slice is 10 us of reported work. */
   long reported = consumed_pct * 10L;
   /* Sanitizer builds run the harness (and an instrumented driver) several
    * times slower; the budget is about the driver's own work, so the
    * measured time is scaled back before comparing. */
-  if ((used - reported) / SAN_SLOWDOWN <= budget)
+  if ((used - reported) / SAN_SLOWDOWN <= budget + NOISE_US)
     return;
   dc__flag_at(DC_RULE_CB_LENGTHY, "", cb_site(cb),
               "%s used %ld us of CPU time (%ld us reported with "
-              "erl_drv_consume_timeslice; budget %ld us)",
-              dc__cb_name(cb), used, reported, budget);
+              "erl_drv_consume_timeslice; budget %ld us, reported beyond "
+              "%ld us)",
+              dc__cb_name(cb), used, reported, budget, budget + NOISE_US);
 }

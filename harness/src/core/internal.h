@@ -461,7 +461,9 @@ void dc__ctx_cb_outer_leave(dc__port *p, dc__cb cb);
  * the running callback; deducted from its measured time. */
 void dc__ctx_consumed(int percent);
 /* cb.lengthy budget in microseconds of thread CPU time (default 1000);
- * <= 0 disables the measurement. */
+ * <= 0 disables the measurement. A callback is reported when its own time
+ * (minus harness work and erl_drv_consume_timeslice reports) exceeds the
+ * budget plus a 4 ms allowance for kernel noise (see ctx.c). */
 void dc__set_lengthy_budget_us(long us);
 /* Called by dc__emu_reset (keeps the budget). */
 void dc__ctx_reset(void);

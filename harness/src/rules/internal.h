@@ -90,6 +90,10 @@ const char *dc__rule_title(dc_rule rule);
 const char *dc__rule_rationale(dc_rule rule);
 const char *dc__rule_doc(dc_rule rule);
 
+/* Appends "function file:line" from the driver's debug info to findings
+ * located in the driver at driver_path (best effort, uses addr2line). */
+void dc__findings_symbolize(const char *driver_path);
+
 /* Formats a code address as "object(symbol+0xoff)"; buf is caller-owned. */
 void dc__describe_site(const void *site, char *buf, size_t cap);
 

@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -232,4 +233,47 @@ void dc__findings_reset(void) {
   pthread_mutex_lock(&lock);
   nfindings = 0;
   pthread_mutex_unlock(&lock);
+}
+
+/* Adds "function file:line" from the driver's debug info (addr2line, from
+ * binutils) to locations "<driver>.so(+0xoff)" / "(sym+0xoff)". Runs in the
+ * parent after all sequences, never in a child or a signal handler. */
+void dc__findings_symbolize(const char *driver_path) {
+  const char *base = driver_path ? strrchr(driver_path, '/') : NULL;
+  base = base ? base + 1 : driver_path;
+  if (!base || !*base)
+    return;
+  size_t blen = strlen(base);
+  for (size_t i = 0; i < nfindings; i++) {
+    dc__finding *f = &findings[i];
+    const char *plus = strstr(f->location, "+0x");
+    char cmd[1024], fn[256] = "", line[512] = "";
+    if (strncmp(f->location, base, blen) != 0 || f->location[blen] != '(' ||
+        !plus || strchr(f->location, ' '))
+      continue;
+    /* Only an offset from the object base can be symbolized directly. */
+    if (plus != f->location + blen + 1)
+      continue;
+    unsigned long off = strtoul(plus + 3, NULL, 16);
+    snprintf(cmd, sizeof cmd, "addr2line -f -e '%s' 0x%lx 2>/dev/null",
+             driver_path, off ? off - 1 : 0); /* -1: inside the call insn */
+    FILE *p = strchr(driver_path, '\'') ? NULL : popen(cmd, "r");
+    if (!p)
+      continue;
+    if (fgets(fn, sizeof fn, p) && fgets(line, sizeof line, p)) {
+      fn[strcspn(fn, "\n")] = '\0';
+      line[strcspn(line, "\n")] = '\0';
+      char *disc = strstr(line, " (discriminator");
+      if (disc)
+        *disc = '\0';
+      const char *file = strrchr(line, '/');
+      file = file ? file + 1 : line;
+      if (strncmp(file, "??", 2) != 0) {
+        size_t used = strlen(f->location);
+        snprintf(f->location + used, sizeof f->location - used, " %s %s", fn,
+                 file);
+      }
+    }
+    pclose(p);
+  }
 }

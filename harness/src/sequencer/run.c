@@ -504,6 +504,7 @@ static int finish(run_state *st, double t0, dc_result *res, char *errbuf,
   const char *never[DC__CB_COUNT], *stim[DC__STIM_COUNT];
   dc__report_finding rf[256];
   dc__report_info *in = &st->info;
+  dc__findings_symbolize(st->cfg->driver_path);
   fill_coverage(st, never, stim);
   for (size_t i = 0; i < st->nfound; i++)
     rf[i] = (dc__report_finding){st->found[i].sequence, st->found[i].seed,

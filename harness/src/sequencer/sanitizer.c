@@ -238,23 +238,23 @@ static int in_driver(const frame *f, slice drv_base, slice drv_stem) {
 /* The parser                                                                */
 
 static void fill_frame(dc__san_report *out, const frame *f) {
+  char *loc = out->location;
+  size_t cap = sizeof out->location;
+  int n;
   copy(out->function, sizeof out->function, f->function);
   copy(out->file, sizeof out->file, f->file);
   out->line = f->line;
-  if (f->file.n)
-    snprintf(out->location, sizeof out->location, "%s %s:%u", out->function,
-             out->file, out->line);
-  else {
+  if (f->file.n) {
+    n = snprintf(loc, cap, "%s %s:%u", out->function, out->file, out->line);
+  } else {
     char mod[96];
     copy(mod, sizeof mod, basename_of(f->module));
-    snprintf(out->location, sizeof out->location, "%s (%s)", out->function,
-             mod);
+    n = snprintf(loc, cap, "%s (%s)", out->function, mod);
   }
-  if (strlen(out->location) + 1 >= sizeof out->location) {
-    char base[96];
+  if (n >= (int)cap) { /* a long path: its basename still locates it */
+    char base[80];      /* 63 + 1 + 79 + 1 + 10 digits fit in 160 */
     copy(base, sizeof base, basename_of(f->file));
-    snprintf(out->location, sizeof out->location, "%s %s:%u", out->function,
-             base, out->line);
+    snprintf(loc, cap, "%s %s:%u", out->function, base, out->line);
   }
 }
 
