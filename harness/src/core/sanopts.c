@@ -21,10 +21,13 @@
  * this file is not instrumented and calls no libc string function; clang
  * must not turn the copy loops back into library calls either. */
 #if defined(__clang__) && __has_attribute(disable_sanitizer_instrumentation)
-/* no_sanitize("thread") alone still emits TSan's function entry/exit
- * hooks, which crash before the runtime is initialised */
+/* clang 14 needs both: no_sanitize("thread") alone still emits TSan's
+ * function entry/exit hooks, and disable_sanitizer_instrumentation alone
+ * still lets ASan check the accesses (the shadow does not exist yet) */
 #define NOSAN                                                                  \
-  __attribute__((disable_sanitizer_instrumentation, no_builtin, noinline))
+  __attribute__((disable_sanitizer_instrumentation,                            \
+                 no_sanitize("address", "thread", "memory", "undefined"),     \
+                 no_builtin, noinline))
 #elif defined(__clang__)
 #define NOSAN                                                                  \
   __attribute__((no_sanitize("address", "thread", "memory", "undefined"),     \
