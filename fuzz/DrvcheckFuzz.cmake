@@ -18,11 +18,51 @@
 #     (-fsanitize=fuzzer-no-link,address) into ${CMAKE_BINARY_DIR}/fuzz/drivers,
 #     for the prebuilt fuzzer: drvcheck_fuzz_driver --drvcheck-driver=NAME.so
 
-set(DRVCHECK_FUZZ_DIR ${CMAKE_CURRENT_LIST_DIR})
-set(DRVCHECK_FUZZ_FLAGS -fsanitize=fuzzer-no-link,address,undefined
-    -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
+#
+# Engine and sanitizers. By default drvcheck instruments with its own flags
+# and links libFuzzer (-fsanitize=fuzzer). Under OSS-Fuzz/ClusterFuzzLite
+# (.clusterfuzzlite/build.sh) the builder's CFLAGS already carry the
+# sanitizer and coverage flags and $LIB_FUZZING_ENGINE names the engine:
+# configure with -DDC_FUZZ_ENGINE="$LIB_FUZZING_ENGINE"; as soon as
+# CMAKE_C_FLAGS holds a -fsanitize= flag, no sanitizer/coverage flag of our
+# own is added (ours could clash with the builder's, e.g. address+memory).
+# Builds configured with sanitizers/*.cmake (DC_SANITIZER: tsan, msan...)
+# get no libFuzzer targets: clang rejects -fsanitize=address with thread.
 
-if(CMAKE_C_COMPILER_ID MATCHES "Clang")
+set(DRVCHECK_FUZZ_DIR ${CMAKE_CURRENT_LIST_DIR})
+set(DC_FUZZ_ENGINE "-fsanitize=fuzzer" CACHE STRING
+  "link flags or library of the fuzzing engine ($LIB_FUZZING_ENGINE on OSS-Fuzz)")
+separate_arguments(_dc_fuzz_engine UNIX_COMMAND "${DC_FUZZ_ENGINE}")
+
+if(CMAKE_C_FLAGS MATCHES "-fsanitize=")
+  set(DRVCHECK_FUZZ_EXTERNAL ON)
+else()
+  set(DRVCHECK_FUZZ_EXTERNAL OFF)
+endif()
+
+if(DRVCHECK_FUZZ_EXTERNAL)
+  # Coverage + sanitizer come from CMAKE_C_FLAGS; the no-coverage harness
+  # copy takes the builder's coverage away again with an ignore-all list
+  # (works for any -fsanitize-coverage flavour the engine uses).
+  set(DRVCHECK_FUZZ_FLAGS "")
+  set(DRVCHECK_FUZZ_LINK ${_dc_fuzz_engine})
+  set(DRVCHECK_FUZZ_DRIVER_FLAGS "")
+  set(_dc_nocov_list ${CMAKE_BINARY_DIR}/fuzz/drvcheck-nocov.txt)
+  file(WRITE ${_dc_nocov_list} "src:*\n")
+  set(DRVCHECK_FUZZ_NOCOV_FLAGS "")
+  if(CMAKE_C_FLAGS MATCHES "fuzzer-no-link|-fsanitize-coverage")
+    set(DRVCHECK_FUZZ_NOCOV_FLAGS -fsanitize-coverage-ignorelist=${_dc_nocov_list})
+  endif()
+else()
+  set(DRVCHECK_FUZZ_FLAGS -fsanitize=fuzzer-no-link,address,undefined
+      -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
+  set(DRVCHECK_FUZZ_LINK ${_dc_fuzz_engine} -fsanitize=address,undefined)
+  set(DRVCHECK_FUZZ_DRIVER_FLAGS -fsanitize=fuzzer-no-link,address)
+  set(DRVCHECK_FUZZ_NOCOV_FLAGS -fsanitize=address,undefined
+      -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
+endif()
+
+if(CMAKE_C_COMPILER_ID MATCHES "Clang" AND NOT DC_SANITIZER)
   set(DRVCHECK_CAN_FUZZ ON)
 else()
   set(DRVCHECK_CAN_FUZZ OFF)
@@ -44,8 +84,7 @@ function(_drvcheck_fuzz_harness lib)
   if(lib STREQUAL "dc_harness_fuzz")
     target_compile_options(${lib} PRIVATE ${DRVCHECK_FUZZ_FLAGS})
   else()
-    target_compile_options(${lib} PRIVATE -fsanitize=address,undefined
-      -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
+    target_compile_options(${lib} PRIVATE ${DRVCHECK_FUZZ_NOCOV_FLAGS})
   endif()
   target_link_libraries(${lib} PUBLIC dc_ei ${DC_CJSON_LIB} Threads::Threads
     ${CMAKE_DL_LIBS})
@@ -61,10 +100,9 @@ function(_drvcheck_fuzz_exe target lib)
   if(lib STREQUAL "dc_harness_fuzz")
     target_compile_options(${target} PRIVATE ${DRVCHECK_FUZZ_FLAGS})
   else()
-    target_compile_options(${target} PRIVATE -fsanitize=address,undefined
-      -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
+    target_compile_options(${target} PRIVATE ${DRVCHECK_FUZZ_NOCOV_FLAGS})
   endif()
-  target_link_options(${target} PRIVATE -fsanitize=fuzzer,address,undefined)
+  target_link_options(${target} PRIVATE ${DRVCHECK_FUZZ_LINK})
   target_link_libraries(${target} PRIVATE "$<LINK_LIBRARY:WHOLE_ARCHIVE,${lib}>")
   target_include_directories(${target} PRIVATE ${PROJECT_SOURCE_DIR}/harness/src)
   set_target_properties(${target} PROPERTIES ENABLE_EXPORTS ON)
@@ -112,9 +150,9 @@ function(drvcheck_add_fuzz_driver NAME)
   add_library(${NAME}_cov MODULE ${F_SOURCES})
   target_compile_definitions(${NAME}_cov PRIVATE ${F_DEFINITIONS})
   target_include_directories(${NAME}_cov PRIVATE ${DC_OTP_INCLUDE} ${F_INCLUDES})
-  target_compile_options(${NAME}_cov PRIVATE -fsanitize=fuzzer-no-link,address
+  target_compile_options(${NAME}_cov PRIVATE ${DRVCHECK_FUZZ_DRIVER_FLAGS}
     -fno-omit-frame-pointer -fvisibility=hidden)
-  target_link_options(${NAME}_cov PRIVATE -fsanitize=fuzzer-no-link,address)
+  target_link_options(${NAME}_cov PRIVATE ${DRVCHECK_FUZZ_DRIVER_FLAGS})
   target_link_libraries(${NAME}_cov PRIVATE ${F_LIBRARIES})
   set_target_properties(${NAME}_cov PROPERTIES PREFIX "" OUTPUT_NAME ${NAME}
     LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/fuzz/drivers)

@@ -11,6 +11,15 @@ if(DC_SANITIZER STREQUAL "asan" OR DC_SANITIZER STREQUAL "tsan")
   foreach(_t ${_dc_san_drivers})
     target_compile_options(${_t} PRIVATE -fno-sanitize=all)
   endforeach()
+  # At link time too: clang 14 links libclang_rt.asan_static into every
+  # shared object linked with -fsanitize=address, and its undefined
+  # __asan_report_* symbols make the driver unloadable outside an ASan
+  # process (the real erl of tests/test_corpus.c: {open_error,-11}). Target
+  # link options come before CMAKE_MODULE_LINKER_FLAGS on the link line, so
+  # this goes into the module link rule, after them; it is this directory's
+  # rule (corpus/drivers, corpus/drivers/bad), not fuzz/'s or the zoo's.
+  string(REPLACE "<LINK_FLAGS>" "<LINK_FLAGS> -fno-sanitize=all"
+         CMAKE_C_CREATE_SHARED_MODULE "${CMAKE_C_CREATE_SHARED_MODULE}")
 endif()
 
 # 2. The sanitized driver runs: every example driver rebuilt with

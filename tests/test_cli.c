@@ -216,3 +216,61 @@ DC_TEST_T(same_seed_same_report, 60) {
   cJSON_Delete(a);
   cJSON_Delete(b);
 }
+
+/* --disable silences exactly that rule; an unknown id is a usage error. */
+DC_TEST_T(disable_and_suppress_rules, 60) {
+  cJSON *r;
+  DC_ASSERT_EQ(run_report(DRV "/bad/bad_flags.so", "--quiet --sequences 1", &r), 0);
+  DC_ASSERT_EQ(cJSON_GetArraySize(get(r, "findings")), 1);
+  cJSON_Delete(r);
+  DC_ASSERT_EQ(run_report(DRV "/bad/bad_flags.so",
+                          "--quiet --sequences 1 --disable entry.flags", &r),
+               0);
+  DC_ASSERT_EQ(cJSON_GetArraySize(get(r, "findings")), 0);
+  cJSON_Delete(r);
+  expect_load_error("run " DRV "/echo_drv.so --disable no.such_rule", "--disable");
+
+  char supp[] = "/tmp/dc_supp_XXXXXX", args[256];
+  int fd = mkstemp(supp);
+  DC_ASSERT(fd >= 0);
+  const char *good = "entry.flags # known: flag 0x100 is ours\n";
+  DC_ASSERT(write(fd, good, strlen(good)) == (ssize_t)strlen(good));
+  close(fd);
+  snprintf(args, sizeof args, "--quiet --sequences 1 --suppressions %s", supp);
+  DC_ASSERT_EQ(run_report(DRV "/bad/bad_flags.so", args, &r), 0);
+  DC_ASSERT_EQ(cJSON_GetArraySize(get(r, "findings")), 0);
+  cJSON_Delete(r);
+  /* A suppression without a reason is refused with file:line. */
+  FILE *f = fopen(supp, "w");
+  fputs("entry.flags\n", f);
+  fclose(f);
+  snprintf(args, sizeof args, "run " DRV "/bad/bad_flags.so --suppressions %s",
+           supp);
+  expect_load_error(args, ":1:");
+  unlink(supp);
+}
+
+/* A raw fuzz input replays as the scenario the fuzzer executed, and
+ * convert writes that scenario as a file that replays the same way. */
+DC_TEST_T(raw_fuzz_input_replays_and_converts, 60) {
+  char in[] = "/tmp/dc_fuzzin_XXXXXX", scn[64], cmd[1024];
+  int fd = mkstemp(in);
+  unsigned char bytes[256];
+  for (size_t i = 0; i < sizeof bytes; i++)
+    bytes[i] = (unsigned char)(i * 37 + 11);
+  bytes[0] = 0; /* not text */
+  DC_ASSERT(write(fd, bytes, sizeof bytes) == (ssize_t)sizeof bytes);
+  close(fd);
+  snprintf(cmd, sizeof cmd, "%s replay %s/echo_drv.so %s", BIN, DRV, in);
+  DC_ASSERT_EQ(run(cmd, out, sizeof out, err, sizeof err), 0);
+  DC_ASSERT(strstr(out, "raw fuzz input, converted to"));
+  snprintf(scn, sizeof scn, "%s.scn", in);
+  snprintf(cmd, sizeof cmd, "%s convert %s/echo_drv.so %s -o %s", BIN, DRV, in,
+           scn);
+  DC_ASSERT_EQ(run(cmd, out, sizeof out, err, sizeof err), 0);
+  snprintf(cmd, sizeof cmd, "%s replay %s/echo_drv.so %s", BIN, DRV, scn);
+  DC_ASSERT_EQ(run(cmd, out, sizeof out, err, sizeof err), 0);
+  DC_ASSERT(strstr(out, "> open 0"));
+  unlink(in);
+  unlink(scn);
+}

@@ -36,7 +36,7 @@
 static const struct {
   const char *rule, *reason;
 } pending_rules[] = {
-    {"cb.busy_stuck", "end-of-sequence busy-port check not implemented yet"},
+    {NULL, NULL}, /* none pending: every detection has landed */
 };
 
 /* One line of expect.txt. */
@@ -65,7 +65,7 @@ static int nentries;
 
 static const char *pending_reason(const char *rule) {
   for (size_t i = 0; i < sizeof pending_rules / sizeof pending_rules[0]; i++)
-    if (strcmp(pending_rules[i].rule, rule) == 0)
+    if (pending_rules[i].rule && strcmp(pending_rules[i].rule, rule) == 0)
       return pending_rules[i].reason;
   return NULL;
 }

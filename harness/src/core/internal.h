@@ -757,6 +757,9 @@ void dc__lifecycle_port_stopped(dc__port *p);
 /* Live ports left stuck (init_ack.missing, cb.flush_stuck, cb.busy_stuck)
  * with nothing pending that could change that; at unload or sequence end. */
 void dc__lifecycle_check_ports(void);
+/* lifecycle.c: cb.busy_stuck for one port now (before it is closed): busy,
+ * nothing pending, nothing Erlang could send would clear it. */
+void dc__lifecycle_check_busy(dc__port *p);
 /* Appends "; suspects: ..." for still-live blocks noted at port stops to
  * buf (caller-owned) and forgets the notes. Returns chars appended. */
 size_t dc__lifecycle_leak_suspects(char *buf, size_t cap);

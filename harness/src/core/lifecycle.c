@@ -127,6 +127,8 @@ static void report_port(dc_rule rule, dc__port *p, const char *api,
   dc__report(rule, &c, "#Port<0.%u> %s", p->idx, msg);
 }
 
+static void busy_stuck(const ErlDrvEntry *e, dc__port *p);
+
 void dc__lifecycle_check_ports(void) {
   ErlDrvEntry *e = dc__g.entry;
   if (!e)
@@ -148,18 +150,28 @@ void dc__lifecycle_check_ports(void) {
       report_port(DC_RULE_CB_FLUSH_STUCK, p, "flush", (const void *)e->flush,
                   msg);
     }
-    /* control/call and forced commands (soft busy) reach a busy port, so
-     * Erlang could still clear it: only drivers without them are certain. */
-    if (p->busy && p->state == DC__PORT_OPEN && !e->control && !e->call &&
-        !(e->driver_flags & ERL_DRV_FLAG_SOFT_BUSY)) {
-      if (monitors < 0)
-        monitors = any_monitor();
-      if (!monitors)
-        report_port(DC_RULE_CB_BUSY_STUCK, p, "set_busy_port", NULL,
-                    "is left busy with no timer, event, async job or "
-                    "monitor that could clear it: senders hang forever");
-    }
+    if (monitors < 0 && p->busy)
+      monitors = any_monitor();
+    if (monitors <= 0)
+      busy_stuck(e, p);
   }
+}
+
+/* control/call and forced commands (soft busy) reach a busy port, so Erlang
+ * could still clear it: only drivers without them are certain. The caller
+ * has checked that nothing is pending for p and no monitor exists. */
+static void busy_stuck(const ErlDrvEntry *e, dc__port *p) {
+  if (p->busy && p->state == DC__PORT_OPEN && !e->control && !e->call &&
+      !(e->driver_flags & ERL_DRV_FLAG_SOFT_BUSY))
+    report_port(DC_RULE_CB_BUSY_STUCK, p, "set_busy_port", NULL,
+                "is left busy with no timer, event, async job or monitor "
+                "that could clear it: senders hang forever");
+}
+
+void dc__lifecycle_check_busy(dc__port *p) {
+  if (!p || !dc__g.entry || !p->busy || pending(p) || any_monitor())
+    return;
+  busy_stuck(dc__g.entry, p);
 }
 
 void dc__lifecycle_check_finish(void) {

@@ -131,9 +131,21 @@ static void send_line(void *arg, const dc__op *op) {
   write_all(s->fd, s->line, n);
 }
 
+/* A sanitizer runtime (ASan/UBSan/TSan builds of drvcheck) installs its
+ * own handlers for the fatal signals: a driver crash would end the child
+ * with the runtime's report and exit code 1, which the parent cannot tell
+ * from a driver calling exit(1). The default disposition makes the crash
+ * end the child by its signal, as in a plain build (describe_end). */
+static void default_fatal_signals(void) {
+  static const int sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL};
+  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+    signal(sigs[i], SIG_DFL);
+}
+
 static void child(int fd, const void *bytes, size_t len, const char *path) {
   char err[256] = "";
   line_sink s = {fd, malloc(LINE_CAP)};
+  default_fatal_signals();
   dc__emu_reset(1);
   dc__findings_reset();
   if (!s.line)

@@ -161,6 +161,9 @@ static void settle(void) {
 
 static int exec_close(dc__runner *r, const dc__op *op) {
   dc__port *p = dc__runner_port(r, op->slot);
+  /* A port left busy for good is only visible while it is still open:
+   * closing clears busy. */
+  dc__lifecycle_check_busy(p);
   if (dc__queue_size(p) > 0)
     stimulus(DC__STIM_CLOSE_QUEUED); /* flush, then drain, then stop */
   else if (r->ssmode == DC__SS_SYNC && dc__select_count(p) > 0)

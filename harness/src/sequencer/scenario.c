@@ -325,7 +325,7 @@ static int num(pctx *c, tok t, uint64_t max, const char *what, uint64_t *out) {
 }
 
 static int slot_arg(pctx *c, dc__op *op) {
-  uint64_t v;
+  uint64_t v = 0; /* set on success; 0 keeps -O3 quiet */
   int rc = num(c, next_tok(c), DC__MAX_SLOTS - 1, "slot 0..7", &v);
   op->slot = (int)v;
   return rc;
@@ -333,7 +333,7 @@ static int slot_arg(pctx *c, dc__op *op) {
 
 /* "p<N>" -> N, or -1. */
 static int proc_of(tok t) {
-  uint64_t v;
+  uint64_t v = 0; /* set on success; 0 keeps -O3 quiet */
   if (t.n < 2 || t.p[0] != 'p')
     return -1;
   tok d = {t.p + 1, t.n - 1};
