@@ -6,6 +6,8 @@
  * but that catch real bugs (const entry, unknown flags) are findings only: the
  * driver still loads, as it would in the real emulator. */
 #include <dlfcn.h>
+#include <link.h>
+#include <stdint.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -43,25 +45,42 @@ static void base_name(const char *path, char *out, size_t cap) {
     *dot = '\0';
 }
 
-/* 1 when addr lies in a mapping without write permission. */
-static int address_read_only(const void *addr) {
-  FILE *f = fopen("/proc/self/maps", "r");
-  char line[512];
-  int ro = 0;
-  if (!f)
-    return 0;
-  while (fgets(line, sizeof line, f)) {
-    unsigned long lo, hi;
-    char perms[8];
-    if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3)
-      continue;
-    if ((unsigned long)addr >= lo && (unsigned long)addr < hi) {
-      ro = perms[1] != 'w';
-      break;
+/* Searches the loaded objects' program headers (no syscall: this runs for
+ * every fuzz input). An address is read-only when it lies in a PT_LOAD
+ * segment without PF_W, or in the PT_GNU_RELRO range the dynamic linker
+ * write-protects after relocation (where a const entry holding function
+ * pointers ends up). */
+typedef struct ro_query {
+  uintptr_t addr;
+  int found, ro;
+} ro_query;
+
+static int in_seg(uintptr_t a, uintptr_t base, const ElfW(Phdr) * ph) {
+  uintptr_t lo = base + ph->p_vaddr;
+  return a >= lo && a < lo + ph->p_memsz;
+}
+
+static int find_segment(struct dl_phdr_info *info, size_t size, void *arg) {
+  ro_query *q = arg;
+  (void)size;
+  for (int i = 0; i < info->dlpi_phnum; i++) {
+    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+    if (ph->p_type == PT_LOAD && in_seg(q->addr, info->dlpi_addr, ph)) {
+      q->found = 1;
+      q->ro = q->ro || !(ph->p_flags & PF_W);
+    } else if (ph->p_type == PT_GNU_RELRO &&
+               in_seg(q->addr, info->dlpi_addr, ph)) {
+      q->ro = 1;
     }
   }
-  fclose(f);
-  return ro;
+  return q->found; /* stop at the object that holds it */
+}
+
+/* 1 when addr lies in memory the program cannot write. */
+static int address_read_only(const void *addr) {
+  ro_query q = {(uintptr_t)addr, 0, 0};
+  dl_iterate_phdr(find_segment, &q);
+  return q.found && q.ro;
 }
 
 static void load_flag(dc_rule rule, const char *fmt, const char *detail) {
