@@ -209,22 +209,25 @@ static int run_cmd(const char *cmd) {
   return system(cmd);
 }
 
-/* In an ASan build the replay executable has ASan's SEGV handler, which
- * reports the (uninstrumented) driver's NULL write and exits with code 1,
- * no signal: hand the fatal signals back to the default disposition so the
- * crash still ends the process by its signal, as the assertion requires. */
+/* In an ASan or TSan build the replay executable has the runtime's SEGV
+ * handler, which reports the (uninstrumented) driver's NULL write and exits
+ * with a plain error code, no signal: hand the fatal signals back to the
+ * default disposition so the crash still ends the process by its signal,
+ * as the assertion requires. */
+#define SAN_SIGNALS_DEFAULT                                                    \
+  "handle_segv=0:handle_sigbus=0:handle_sigfpe=0:handle_sigill=0 "
 #if defined(__SANITIZE_ADDRESS__)
-#define REPLAY_ENV_ASAN 1
+#define REPLAY_ENV "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}" SAN_SIGNALS_DEFAULT
+#elif defined(__SANITIZE_THREAD__)
+#define REPLAY_ENV "TSAN_OPTIONS=${TSAN_OPTIONS:+$TSAN_OPTIONS:}" SAN_SIGNALS_DEFAULT
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer)
-#define REPLAY_ENV_ASAN 1
+#define REPLAY_ENV "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}" SAN_SIGNALS_DEFAULT
+#elif __has_feature(thread_sanitizer)
+#define REPLAY_ENV "TSAN_OPTIONS=${TSAN_OPTIONS:+$TSAN_OPTIONS:}" SAN_SIGNALS_DEFAULT
 #endif
 #endif
-#ifdef REPLAY_ENV_ASAN
-#define REPLAY_ENV                                                             \
-  "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}handle_segv=0:handle_sigbus=0:" \
-  "handle_sigfpe=0:handle_sigill=0 "
-#else
+#ifndef REPLAY_ENV
 #define REPLAY_ENV ""
 #endif
 
