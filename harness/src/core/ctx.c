@@ -172,23 +172,7 @@ static _Atomic long budget_us = 1000;
  * other builds ran on a 2-core VM; only time beyond budget + this allowance
  * is clearly the driver's. */
 #define NOISE_US 4000L
-/* Typical slowdowns: TSan 5-15x, MSan ~3x, ASan ~2x. */
-#if defined(__SANITIZE_THREAD__)
-#define SAN_SLOWDOWN 10
-#elif defined(__SANITIZE_ADDRESS__)
-#define SAN_SLOWDOWN 2
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define SAN_SLOWDOWN 10
-#elif __has_feature(memory_sanitizer)
-#define SAN_SLOWDOWN 3
-#elif __has_feature(address_sanitizer)
-#define SAN_SLOWDOWN 2
-#endif
-#endif
-#ifndef SAN_SLOWDOWN
-#define SAN_SLOWDOWN 1 /* plain builds measure as is */
-#endif
+#define SAN_SLOWDOWN DC__SAN_SLOWDOWN
 static _Thread_local struct timespec cb_start;
 static _Thread_local long consumed_pct; /* sum of reported percents */
 static _Thread_local int timing;        /* cb_start is valid */

@@ -22,6 +22,26 @@
 #include "../rules/internal.h"
 #include "drvcheck/drvcheck.h"
 
+/* How much slower this build of the harness runs than a plain one (typical
+ * slowdowns: TSan 5-15x, MSan ~3x, ASan ~2x): time budgets that measure the
+ * harness's own work scale by it. */
+#if defined(__SANITIZE_THREAD__)
+#define DC__SAN_SLOWDOWN 10
+#elif defined(__SANITIZE_ADDRESS__)
+#define DC__SAN_SLOWDOWN 2
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define DC__SAN_SLOWDOWN 10
+#elif __has_feature(memory_sanitizer)
+#define DC__SAN_SLOWDOWN 3
+#elif __has_feature(address_sanitizer)
+#define DC__SAN_SLOWDOWN 2
+#endif
+#endif
+#ifndef DC__SAN_SLOWDOWN
+#define DC__SAN_SLOWDOWN 1 /* plain builds */
+#endif
+
 /* ------------------------------------------------------------------------ */
 /* Callbacks                                                                 */
 

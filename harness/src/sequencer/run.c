@@ -20,7 +20,7 @@
 #define MAX_OPS 120            /* operations per random sequence */
 #define DEFAULT_TIME_S 10.0
 #define SHRINK_ATTEMPTS 400    /* candidate runs per finding */
-#define SHRINK_MS 15000        /* wall-time safety net per finding */
+#define SHRINK_MS (15000 * DC__SAN_SLOWDOWN) /* wall-time net per finding */
 #define MAX_SHRUNK 32          /* findings shrunk per run */
 
 const char *dc_strerror(int err) {
