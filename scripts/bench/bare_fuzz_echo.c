@@ -15,43 +15,9 @@
 
 #include <erl_driver.h>
 
-/* ---- the minimal API ------------------------------------------------------ */
+#include "bare_api.h"
 
-static char sink[1 << 16];
-static volatile size_t sunk;
-
-static void take(const char *p, size_t n) {
-  if (n > sizeof sink)
-    n = sizeof sink;
-  memcpy(sink, p, n);
-  sunk += n;
-}
-
-void *driver_alloc(ErlDrvSizeT size) { return malloc(size ? size : 1); }
-void driver_free(void *ptr) { free(ptr); }
-void *driver_realloc(void *ptr, ErlDrvSizeT size) { return realloc(ptr, size); }
-
-int driver_output(ErlDrvPort port, char *buf, ErlDrvSizeT len) {
-  (void)port;
-  take(buf, len);
-  return 0;
-}
-
-int driver_outputv(ErlDrvPort port, char *hbuf, ErlDrvSizeT hlen,
-                   ErlIOVec *ev, ErlDrvSizeT skip) {
-  (void)port;
-  take(hbuf, hlen);
-  for (int i = 0; i < ev->vsize; i++) {
-    size_t l = ev->iov[i].iov_len;
-    if (skip >= l) {
-      skip -= l;
-      continue;
-    }
-    take((char *)ev->iov[i].iov_base + skip, l - skip);
-    skip = 0;
-  }
-  return 0;
-}
+/* The minimal API lives in bare_api.c. */
 
 /* ---- the target ------------------------------------------------------------ */
 

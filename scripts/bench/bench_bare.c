@@ -14,48 +14,13 @@
 
 #include <erl_driver.h>
 
+#include "bare_api.h"
 #include "bench_ops.h"
 
 #define MAX_SLOTS 8
 #define CONTROL_RLEN 64
 
-/* ---- the minimal API ------------------------------------------------------ */
-
-static char sink[1 << 16];
-static volatile size_t sunk;
-
-static void take(const char *p, size_t n) {
-  if (n > sizeof sink)
-    n = sizeof sink;
-  memcpy(sink, p, n);
-  sunk += n;
-}
-
-void *driver_alloc(ErlDrvSizeT size) { return malloc(size ? size : 1); }
-void driver_free(void *ptr) { free(ptr); }
-void *driver_realloc(void *ptr, ErlDrvSizeT size) { return realloc(ptr, size); }
-
-int driver_output(ErlDrvPort port, char *buf, ErlDrvSizeT len) {
-  (void)port;
-  take(buf, len);
-  return 0;
-}
-
-int driver_outputv(ErlDrvPort port, char *hbuf, ErlDrvSizeT hlen,
-                   ErlIOVec *ev, ErlDrvSizeT skip) {
-  (void)port;
-  take(hbuf, hlen);
-  for (int i = 0; i < ev->vsize; i++) {
-    size_t l = ev->iov[i].iov_len;
-    if (skip >= l) {
-      skip -= l;
-      continue;
-    }
-    take((char *)ev->iov[i].iov_base + skip, l - skip);
-    skip = 0;
-  }
-  return 0;
-}
+/* The minimal API lives in bare_api.c. */
 
 /* ---- replay ------------------------------------------------------------------ */
 
@@ -132,7 +97,7 @@ static void control(ErlDrvData d, const rec *x) {
   ErlDrvSSizeT n = entry->control(d, x->r.cmd, x->bin->orig_bytes, x->r.len,
                                   &rbuf, rlen);
   if (n > 0)
-    take(rbuf, (size_t)n);
+    bare_take(rbuf, (size_t)n);
   if (rbuf != def)
     driver_free(rbuf);
 }
