@@ -112,6 +112,11 @@ const char *dc__op_name(dc__op_kind k);
  * (caller-owned). An optional first line `drvcheck-scenario 1`. */
 int dc__scenario_parse(dc__scenario *s, const char *text, size_t len,
                        const char *fname, char *errbuf, size_t cap);
+/* Reads a whole file; *out is malloc'ed (caller frees; NULL for an empty
+ * file), *len its size. DC_ENOENT/DC_EIO/DC_ENOMEM with "<path>: ..." in
+ * errbuf (caller-owned). */
+int dc__read_file(const char *path, char **out, size_t *len, char *errbuf,
+                  size_t cap);
 /* Reads and parses a scenario file. DC_ENOENT/DC_EIO/DC_EPARSE + errbuf
  * ("<path>: No such file or directory" for a missing file). */
 int dc__scenario_load(dc__scenario *s, const char *path, char *errbuf,

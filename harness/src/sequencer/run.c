@@ -234,38 +234,6 @@ static int run_sequences(run_state *st) {
   return rc;
 }
 
-/* Reads a whole file into a malloc'ed buffer (caller frees *out). */
-static int read_file(const char *path, char **out, size_t *len, char *errbuf,
-                     size_t errcap) {
-  FILE *f = fopen(path, "rb");
-  size_t cap = 4096, n = 0;
-  char *buf = malloc(cap);
-  if (!f || !buf) {
-    snprintf(errbuf, errcap, "%s: %s", path, f ? "out of memory" : strerror(errno));
-    free(buf);
-    if (f)
-      fclose(f);
-    return f ? DC_ENOMEM : DC_ENOENT;
-  }
-  for (size_t got; (got = fread(buf + n, 1, cap - n, f)) > 0;) {
-    n += got;
-    if (n == cap) {
-      char *nb = realloc(buf, cap *= 2);
-      if (!nb) {
-        free(buf);
-        fclose(f);
-        snprintf(errbuf, errcap, "%s: out of memory", path);
-        return DC_ENOMEM;
-      }
-      buf = nb;
-    }
-  }
-  fclose(f);
-  *out = buf;
-  *len = n;
-  return 0;
-}
-
 /* A scenario is text; a libFuzzer artifact is usually not. Text that fails
  * to parse stays a parse error (a typo must not turn into a fuzz replay). */
 static int looks_like_text(const char *b, size_t n) {
@@ -286,11 +254,11 @@ static int load_replay(const run_state *st, dc__scenario *s, char *errbuf,
   char *buf;
   size_t len;
   const char *path = st->cfg->replay_path;
-  int rc = read_file(path, &buf, &len, errbuf, errcap);
+  int rc = dc__read_file(path, &buf, &len, errbuf, errcap);
   if (rc != 0)
     return rc;
   if (looks_like_text(buf, len)) {
-    rc = dc__scenario_parse(s, buf, len, path, errbuf, errcap);
+    rc = dc__scenario_parse(s, buf ? buf : "", len, path, errbuf, errcap);
   } else {
     rc = dc__fuzz_to_scenario(buf, len, st->cfg->driver_path, s, errbuf,
                               errcap);
@@ -547,11 +515,12 @@ int dc_convert(const char *driver_path, const char *input_path,
   char *buf, header[512];
   size_t len;
   dc__scenario s;
-  int rc = read_file(input_path, &buf, &len, errbuf, errcap);
+  int rc = dc__read_file(input_path, &buf, &len, errbuf, errcap);
   if (rc != 0)
     return rc;
   dc__scenario_init(&s);
-  rc = dc__fuzz_to_scenario(buf, len, driver_path, &s, errbuf, errcap);
+  rc = dc__fuzz_to_scenario(buf ? buf : "", len, driver_path, &s, errbuf,
+                            errcap);
   free(buf);
   FILE *f = rc == 0 ? fopen(out_path, "w") : NULL;
   if (rc == 0 && !f) {

@@ -664,8 +664,8 @@ int dc__scenario_parse(dc__scenario *s, const char *text, size_t len,
   return rc;
 }
 
-int dc__scenario_load(dc__scenario *s, const char *path, char *errbuf,
-                      size_t cap) {
+int dc__read_file(const char *path, char **out, size_t *outlen, char *errbuf,
+                  size_t cap) {
   FILE *f = fopen(path, "rb");
   char *text = NULL;
   size_t len = 0, tcap = 0;
@@ -693,10 +693,24 @@ int dc__scenario_load(dc__scenario *s, const char *path, char *errbuf,
     rc = DC_EIO;
   }
   fclose(f);
+  if (rc == DC_ENOMEM && errbuf && cap)
+    snprintf(errbuf, cap, "%s: out of memory", path);
+  if (rc) {
+    free(text);
+    return rc;
+  }
+  *out = text;
+  *outlen = len;
+  return 0;
+}
+
+int dc__scenario_load(dc__scenario *s, const char *path, char *errbuf,
+                      size_t cap) {
+  char *text = NULL;
+  size_t len = 0;
+  int rc = dc__read_file(path, &text, &len, errbuf, cap);
   if (!rc)
     rc = dc__scenario_parse(s, text ? text : "", len, path, errbuf, cap);
-  else if (rc == DC_ENOMEM && errbuf && cap)
-    snprintf(errbuf, cap, "%s: out of memory", path);
   free(text);
   return rc;
 }
