@@ -2,7 +2,12 @@
  * the operations decoded from each input (dc__fuzz_run: the sequencer's
  * generator fed by the input bytes, payloads taken verbatim from them).
  *
- * Per input: fresh emulator, load the driver, run, unload. The driver is
+ * Per input: fresh emulator, load the driver, run, unload. The library is
+ * opened and its entry checked once, up front, and pinned (RTLD_NODELETE):
+ * each input loads it again with dc__load_again (driver_init, the entry
+ * checks, init; no dlopen), and the run ends with finish() and the unload
+ * checks. The driver's statics persist across inputs, as with a statically
+ * linked driver; the emulator's state does not. The driver is
  * named by --drvcheck-driver=PATH (removed from argv before libFuzzer
  * parses it) or the DRVCHECK_DRIVER environment variable. Built by
  * drvcheck_add_fuzzer() with DC_STATIC_INIT=<name>_driver_init, the driver
@@ -51,6 +56,30 @@ static void take_flag(int *argc, char ***argv) {
   *argc = j;
 }
 
+/* A fresh emulator for the next input. Done at the end of an input rather
+ * than at the start of the next: what the run allocated (trace events,
+ * quarantined blocks) is then freed within the same input, so libFuzzer
+ * counts as many frees as mallocs and does not execute the input a second
+ * time to look for a leak. */
+static void fresh(void) {
+  dc__emu_reset(1);
+  dc__findings_reset();
+}
+
+/* libFuzzer reads the coverage counters of an instrumented driver after
+ * every input; dlclose would unmap them under its feet. Pinning keeps the
+ * library mapped, so every input can load it again without dlopen. The
+ * replay build pins it too: it runs inputs as the fuzzer does. Called
+ * while the driver is loaded, so this only marks the loaded object. */
+static void pin(void) {
+#ifndef DC_STATIC_INIT
+  if (!dlopen(driver_path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE)) {
+    fprintf(stderr, "drvcheck_fuzz_driver: %s\n", dlerror());
+    exit(2);
+  }
+#endif
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
   char err[256] = "";
   take_flag(argc, argv);
@@ -65,22 +94,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
                     FLAG "PATH or DRVCHECK_DRIVER=PATH\n");
     exit(2);
   }
-#ifdef DC_LIBFUZZER
-  /* libFuzzer reads the coverage counters of an instrumented driver after
-   * every input; dlclose would unmap them under its feet. Pinning the
-   * library keeps it mapped: the per-input dlopen/dlclose then only moves
-   * the reference count, and the driver's statics persist across inputs
-   * (as with a statically linked driver). */
-  if (!dlopen(driver_path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE)) {
-    fprintf(stderr, "drvcheck_fuzz_driver: %s\n", dlerror());
-    exit(2);
-  }
 #endif
-#endif
-  /* A driver that does not load fails every input the same way: say so
-   * once, up front. */
-  dc__emu_reset(1);
-  dc__findings_reset();
+  /* The full load (dlopen, driver_init lookup, entry checks) once: a
+   * driver that does not load fails every input the same way, say so. */
+  fresh();
   int rc = load(err, sizeof err);
   if (rc != 0) {
     const dc__finding *f = dc__fuzz_first_error();
@@ -91,16 +108,18 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
             driver_path ? driver_path : "the driver", f ? line : err);
     exit(2);
   }
+  pin();
   dc__unload_driver();
+  fresh();
   return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char err[256] = "", line[1024];
-  dc__emu_reset(1);
-  dc__findings_reset();
+  /* The emulator is fresh here: LLVMFuzzerInitialize and every input
+   * leave it reset. */
   dc__stimuli_applied = 0;
-  if (load(err, sizeof err) == 0)
+  if (dc__load_again(err, sizeof err) == 0)
     dc__fuzz_run(data, size, NULL, NULL);
   const dc__finding *f = dc__fuzz_first_error();
   if (f) {
@@ -108,5 +127,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fprintf(stderr, "%s\n", line);
     abort();
   }
+  fresh();
   return 0;
 }

@@ -460,6 +460,39 @@ DC_TEST(join_foreign_tid_einval) {
   DC_ASSERT_EQ(occurrences(DC_RULE_THREAD_BAD_JOIN), 3);
 }
 
+/* Waits until *arg (an int) is set: a thread that lives until told. */
+static void *wait_flag(void *arg) {
+  while (!atomic_load((_Atomic int *)arg))
+    usleep(1000);
+  return arg;
+}
+
+DC_TEST(stale_tid_never_joins_a_newer_thread) {
+  reset();
+  /* A driver that joins its worker twice (thread.bad_join) while other
+   * ports created workers since: with the freed records' addresses reused
+   * by malloc, the stale join used to wait for an unrelated live thread. */
+  enum { N = 24 };
+  static _Atomic int go;
+  ErlDrvTid old[N], live[N];
+  for (int i = 0; i < N; i++) {
+    DC_ASSERT_EQ(erl_drv_thread_create("w", &old[i], ret_arg, NULL, NULL), 0);
+    DC_ASSERT_EQ(erl_drv_thread_join(old[i], NULL), 0);
+  }
+  for (int i = 0; i < N; i++)
+    DC_ASSERT_EQ(erl_drv_thread_create("w", &live[i], wait_flag, (void *)&go,
+                                       NULL), 0);
+  for (int i = 0; i < N; i++)
+    for (int k = 0; k < N; k++)
+      DC_ASSERT(live[k] != old[i]); /* else old[i]'s join would hang */
+  for (int i = 0; i < N; i++)
+    DC_ASSERT_EQ(erl_drv_thread_join(old[i], NULL), EINVAL);
+  DC_ASSERT_EQ(occurrences(DC_RULE_THREAD_BAD_JOIN), N);
+  atomic_store(&go, 1);
+  for (int i = 0; i < N; i++)
+    DC_ASSERT_EQ(erl_drv_thread_join(live[i], NULL), 0);
+}
+
 static void exit_from_main(void) { erl_drv_thread_exit(NULL); }
 
 DC_TEST(thread_exit_foreign_aborts) { expect_abort(exit_from_main); }

@@ -87,9 +87,39 @@ static void *worker_main(void *arg) {
   }
 }
 
+/* Threads do not survive fork: in the child, the pool's records describe
+ * workers that do not exist (joining them would hang) and its locks may be
+ * held by them. The child starts over with no pool; the jobs belong to the
+ * parent's driver instance, so they are dropped without callbacks. */
+static void forget_after_fork(void) {
+  for (int i = 0; pool.w && i < pool.n; i++)
+    for (job *j = pool.w[i].head, *next; j; j = next) {
+      next = j->next;
+      free(j);
+    }
+  for (job *j = pool.done_head, *next; j; j = next) {
+    next = j->next;
+    free(j);
+  }
+  free(pool.w);
+  pool.w = NULL;
+  pool.n = 0;
+  pool.done_head = pool.done_tail = NULL;
+  pool.ndone = 0;
+  pool.inflight = 0;
+  pool.done_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
+  pool.done_cond = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
+}
+
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static void atfork_init(void) {
+  pthread_atfork(NULL, NULL, forget_after_fork);
+}
+
 void dc__async_start(int nthreads) {
   if (pool.w)
     return; /* already running */
+  pthread_once(&atfork_once, atfork_init);
   pool.n = nthreads > 0 ? nthreads : 1; /* ERTS coerces +A 0 to 1 */
   pool.w = calloc((size_t)pool.n, sizeof *pool.w);
   if (!pool.w) {
@@ -243,6 +273,62 @@ void dc__async_stop(void) {
   pool.done_head = pool.done_tail = NULL;
   pool.ndone = 0;
   pool.inflight = 0;
+}
+
+/* Unlinks every job still queued on a worker (they will never run);
+ * returns them as one list and how many there were. */
+static job *take_queued(int *count) {
+  job *all = NULL, **tail = &all;
+  *count = 0;
+  for (int i = 0; i < pool.n; i++) {
+    worker *w = &pool.w[i];
+    pthread_mutex_lock(&w->lock);
+    *tail = w->head;
+    for (job *j = w->head; j; j = j->next) {
+      tail = &j->next;
+      (*count)++;
+    }
+    w->head = w->tail = NULL;
+    pthread_mutex_unlock(&w->lock);
+  }
+  return all;
+}
+
+void dc__async_reset(int nthreads) {
+  int n = nthreads > 0 ? nthreads : 1;
+  if (!pool.w || pool.n != n) {
+    dc__async_stop();
+    dc__async_start(n);
+    return;
+  }
+  /* The fuzz targets reset before every input: an idle pool costs one
+   * lock, not a thread create and join per worker. */
+  pthread_mutex_lock(&pool.done_lock);
+  int idle = pool.inflight == 0 && !pool.done_head;
+  pthread_mutex_unlock(&pool.done_lock);
+  if (!idle) {
+    /* As dc__async_stop: the running jobs finish, queued ones never run,
+     * then both those and the undelivered completions are discarded. */
+    int k;
+    job *never = take_queued(&k);
+    pthread_mutex_lock(&pool.done_lock);
+    pool.inflight -= k;
+    while (pool.inflight > 0)
+      pthread_cond_wait(&pool.done_cond, &pool.done_lock);
+    job *done = pool.done_head;
+    pool.done_head = pool.done_tail = NULL;
+    pool.ndone = 0;
+    pthread_mutex_unlock(&pool.done_lock);
+    for (job *j = never, *next; j; j = next) {
+      next = j->next;
+      discard(j);
+    }
+    for (job *j = done, *next; j; j = next) {
+      next = j->next;
+      discard(j);
+    }
+  }
+  atomic_store(&pool.next_id, 0); /* ids restart as in a fresh pool */
 }
 
 unsigned int driver_async_port_key(ErlDrvPort port) {

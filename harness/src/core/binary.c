@@ -223,6 +223,10 @@ ErlDrvSInt driver_binary_dec_refc(ErlDrvBinary *dbp) {
 
 int dc__bin_valid(const ErlDrvBinary *bin) { return status_of(bin) == BIN_OK; }
 
+ErlDrvSInt dc__bin_refc(const ErlDrvBinary *bin) {
+  return status_of(bin) == BIN_OK ? hdr_of(bin)->refc : 0;
+}
+
 int dc__bin_check(const ErlDrvBinary *bin, const char *api, const void *site) {
   return check(bin, api, site) == BIN_OK;
 }

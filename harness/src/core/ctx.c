@@ -164,8 +164,29 @@ dc__port *dc__api_port(dc__api api, ErlDrvPort h, const void *site) {
  * on a loaded machine does not make a callback lengthy, and only CPU the
  * callback burnt says the driver did too much work. The harness's own cheap
  * API implementations are included (microseconds, far below the budget);
- * its heavy ones (DC__API_HEAVY) are excluded. The cost is two clock reads
- * per outermost callback plus two per heavy API call. */
+ * its heavy ones (DC__API_HEAVY) are excluded.
+ *
+ * Reading the thread CPU clock is a system call (~1 us, more than a whole
+ * echo callback), so the common case avoids it. A thread's CPU time grows
+ * at most as fast as wall time, hence:
+ * - wall time (CLOCK_MONOTONIC, a vDSO read) is an UPPER bound of the CPU
+ *   time: a callback whose wall time is within the limit is certainly not
+ *   lengthy, and nothing else is done;
+ * - for the rare callback that is over the limit in wall time, the CPU time
+ *   at its start is bounded from above by a per-thread sample (wall w, cpu
+ *   c, read in that order) taken at most SAMPLE_NS of wall time earlier:
+ *   cpu(start) <= c + (start - w). The callback's CPU time is then at least
+ *   cpu(end) - that bound: a LOWER bound, so a report is never a false
+ *   positive. It undercounts only CPU time the thread did not get between
+ *   the sample and the callback start (under SAMPLE_NS).
+ * The harness work excluded from the callback is measured in wall time,
+ * which is at least its CPU time: subtracting more can only hide a report.
+ * - cheaper still, a callback that ends in the same tick of the coarse
+ *   clock it started in ran for less than that clock's resolution (4 ms at
+ *   HZ=250), below the limit whenever the resolution is.
+ * Cost per outermost callback: three vDSO clock reads (two coarse ones),
+ * plus one CPU clock read per SAMPLE_NS of running time; two vDSO reads
+ * per heavy API. */
 static _Atomic long budget_us = 1000;
 /* Kernel work charged to the thread (page faults under memory pressure,
  * interrupts) inflated the CPU time of trivial callbacks to 1-2 ms while
@@ -173,27 +194,37 @@ static _Atomic long budget_us = 1000;
  * is clearly the driver's. */
 #define NOISE_US 4000L
 #define SAN_SLOWDOWN DC__SAN_SLOWDOWN
-static _Thread_local struct timespec cb_start;
-static _Thread_local long consumed_pct; /* sum of reported percents */
-static _Thread_local int timing;        /* cb_start is valid */
-static _Thread_local long excluded_us;  /* harness-only work, see below */
+#define SAMPLE_NS 1000000LL /* CPU sample age limit: 1 ms */
+/* CLOCK_MONOTONIC is NTP-slewed (at most 500 ppm) while the CPU clock is
+ * not: wall intervals are widened by 1/1024 before serving as CPU bounds. */
+#define SLEW(ns) ((ns) + (ns) / 1024 + 1000)
+static _Thread_local long long cb_wall;     /* wall ns at callback start */
+static _Thread_local long long cb_tick;     /* coarse clock then, or -1 */
+static _Atomic long long tick_ns;           /* its resolution; -1 unusable */
+static _Thread_local long long smp_wall = -1, smp_cpu; /* per-thread sample */
+static _Thread_local long consumed_pct;     /* sum of reported percents */
+static _Thread_local int timing;            /* cb_wall is valid */
+static _Thread_local long long excluded_ns; /* harness-only work (wall) */
+static _Thread_local long long ovh_start;   /* outermost bracket's start */
 static _Thread_local int ovh_depth;
 
-static long cpu_now_us(void) {
+static long long clock_ns(clockid_t id) {
   struct timespec ts;
-  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+  if (clock_gettime(id, &ts) != 0)
     return -1;
-  return (long)ts.tv_sec * 1000000L + ts.tv_nsec / 1000L;
+  return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
 /* The harness's emulation of heavy entries (ei encoding into the trace,
  * checksums of delivered binaries over their whole length) costs far more
  * than ERTS's; counting it would call a good driver lengthy. Only the
- * outermost bracket reads the clock, and only while a callback is timed. */
+ * outermost bracket reads the clock, and only while a callback is timed.
+ * The token is 0 for that bracket, -1 for any other. */
 long dc__overhead_begin(void) {
   if (!timing || ovh_depth++ > 0)
     return -1;
-  return cpu_now_us();
+  ovh_start = clock_ns(CLOCK_MONOTONIC);
+  return ovh_start < 0 ? -1 : 0;
 }
 
 void dc__overhead_end(long *token) {
@@ -203,23 +234,49 @@ void dc__overhead_end(long *token) {
   }
   if (ovh_depth > 0)
     ovh_depth--;
-  long now;
-  if (*token < 0 || (now = cpu_now_us()) < 0)
+  long long now;
+  if (*token < 0 || (now = clock_ns(CLOCK_MONOTONIC)) < 0)
     return;
-  excluded_us += now - *token;
+  excluded_ns += now - ovh_start;
 }
 
 void dc__set_lengthy_budget_us(long us) { atomic_store(&budget_us, us); }
 
 void dc__ctx_consumed(int percent) { consumed_pct += percent; }
 
+/* The coarse clock's resolution in ns (once per process), or -1. */
+static long long coarse_res(void) {
+  long long r = atomic_load_explicit(&tick_ns, memory_order_relaxed);
+  if (r == 0) {
+    struct timespec ts;
+    r = clock_getres(CLOCK_MONOTONIC_COARSE, &ts) != 0 ? -1
+        : (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+    atomic_store_explicit(&tick_ns, r > 0 ? r : -1, memory_order_relaxed);
+  }
+  return r > 0 ? r : -1;
+}
+
 void dc__ctx_cb_outer_enter(void) {
   consumed_pct = 0;
-  excluded_us = 0;
+  excluded_ns = 0;
   ovh_depth = 0;
   ncreated = 0;
-  timing = atomic_load_explicit(&budget_us, memory_order_relaxed) > 0 &&
-           clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cb_start) == 0;
+  timing = 0;
+  if (atomic_load_explicit(&budget_us, memory_order_relaxed) <= 0)
+    return;
+  long long w = clock_ns(CLOCK_MONOTONIC);
+  if (w < 0)
+    return;
+  if (smp_wall < 0 || w - smp_wall > SAMPLE_NS) {
+    long long c = clock_ns(CLOCK_THREAD_CPUTIME_ID); /* after w: see above */
+    if (c < 0)
+      return;
+    smp_wall = w;
+    smp_cpu = c;
+  }
+  cb_wall = w;
+  cb_tick = coarse_res() > 0 ? clock_ns(CLOCK_MONOTONIC_COARSE) : -1;
+  timing = 1;
 }
 
 /* The driver's own function for cb, so the finding names its location. */
@@ -244,27 +301,43 @@ static const void *cb_site(dc__cb cb) {
   }
 }
 
+/* 1 when `used` us of driver time, minus `reported` us, is over the limit
+ * (sanitizer builds run several times slower; the budget is about the
+ * driver's own work, so the measured time is scaled back first). */
+static int over(long used, long reported, long budget) {
+  return (used - reported) / SAN_SLOWDOWN > budget + NOISE_US;
+}
+
 void dc__ctx_cb_outer_leave(dc__port *p, dc__cb cb) {
   (void)p;
   ncreated = 0; /* created ports are released when the callback returns */
   long budget = atomic_load_explicit(&budget_us, memory_order_relaxed);
-  struct timespec now;
   int timed = timing;
   timing = 0;
-  if (!timed || budget <= 0 ||
-      clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now) != 0)
+  if (!timed || budget <= 0)
     return;
-  long used = (long)(now.tv_sec - cb_start.tv_sec) * 1000000L +
-              (now.tv_nsec - cb_start.tv_nsec) / 1000L - excluded_us;
+  /* Same coarse tick: shorter than its resolution (the usual case). */
+  if (cb_tick >= 0 && !over((long)(coarse_res() / 1000 + 1), 0, budget) &&
+      clock_ns(CLOCK_MONOTONIC_COARSE) == cb_tick)
+    return;
+  long long w = clock_ns(CLOCK_MONOTONIC);
+  if (w < 0)
+    return;
   /* One percent of the 1 ms slice is 10 us of reported work. */
   long reported = consumed_pct * 10L;
-  /* Sanitizer builds run the harness (and an instrumented driver) several
-   * times slower; the budget is about the driver's own work, so the
-   * measured time is scaled back before comparing. */
-  if ((used - reported) / SAN_SLOWDOWN <= budget + NOISE_US)
+  if (!over((long)(SLEW(w - cb_wall - excluded_ns) / 1000), reported, budget))
+    return; /* the usual case: no CPU clock read */
+  long long c = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+  if (c < 0)
+    return;
+  long long start_max = smp_cpu + SLEW(cb_wall - smp_wall);
+  smp_wall = w; /* (w, c) read in that order: a valid sample */
+  smp_cpu = c;
+  long used = (long)((c - start_max - excluded_ns) / 1000);
+  if (!over(used, reported, budget))
     return;
   dc__flag_at(DC_RULE_CB_LENGTHY, "", cb_site(cb),
-              "%s used %ld us of CPU time (%ld us reported with "
+              "%s used at least %ld us of CPU time (%ld us reported with "
               "erl_drv_consume_timeslice; budget %ld us, reported beyond "
               "%ld us)",
               dc__cb_name(cb), used, reported, budget, budget + NOISE_US);

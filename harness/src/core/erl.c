@@ -1,5 +1,6 @@
-/* The Erlang side of the mock: processes, atoms, the observable trace, and
- * printing of external-format terms the way io:format("~w") does.
+/* The Erlang side of the mock: processes, atoms, and printing of
+ * external-format terms (and trace events, see trace.c) the way
+ * io:format("~w") does.
  *
  * Pids print as <0.N.0> where N = DC__IDX(pid); like a fresh `erl` shell the
  * first spawned process is <0.80.0>. Atoms live forever (drivers cache the
@@ -67,7 +68,9 @@ void dc__proc_mark_dead(ErlDrvTermData pid) {
 }
 
 void dc__proc_reset(void) {
-  for (unsigned i = 0; i < DC__MAX_PROCS; i++)
+  /* Only slots below nprocs were ever spawned into. */
+  unsigned n = atomic_load(&nprocs);
+  for (unsigned i = 0; i < n && i < DC__MAX_PROCS; i++)
     atomic_store(&procs[i].state, 0);
   atomic_store(&nprocs, 0);
 }
@@ -137,65 +140,6 @@ const char *dc__atom_text(ErlDrvTermData t) {
   if (!DC__IS(t, DC__TAG_ATOM) || DC__IDX(t) >= atomic_load(&natoms))
     return NULL;
   return atom_names[DC__IDX(t)];
-}
-
-/* ------------------------------------------------------------------------ */
-/* Trace                                                                     */
-
-static pthread_mutex_t trace_mu = PTHREAD_MUTEX_INITIALIZER;
-static dc__event *_Atomic trace_head; /* read without trace_mu */
-static dc__event *trace_tail;
-static size_t trace_n;
-static uint64_t trace_seq;
-
-void dc__trace_add(dc__ev_kind kind, ErlDrvTermData to, ErlDrvTermData from,
-                   const char *etf, size_t len) {
-  if (!dc__g.trace_enabled)
-    return;
-  /* One block: the event followed by its copy of the term. */
-  dc__event *ev = malloc(sizeof *ev + len);
-  if (!ev)
-    return;
-  ev->next = NULL;
-  ev->kind = kind;
-  ev->to = to;
-  ev->from = from;
-  ev->len = len;
-  ev->etf = (char *)(ev + 1);
-  if (len)
-    memcpy(ev->etf, etf, len);
-  pthread_mutex_lock(&trace_mu);
-  ev->seq = trace_seq++;
-  if (trace_tail)
-    trace_tail->next = ev;
-  else
-    trace_head = ev;
-  trace_tail = ev;
-  trace_n++;
-  pthread_mutex_unlock(&trace_mu);
-}
-
-const dc__event *dc__trace_first(void) { return trace_head; }
-
-size_t dc__trace_count(void) {
-  pthread_mutex_lock(&trace_mu);
-  size_t n = trace_n;
-  pthread_mutex_unlock(&trace_mu);
-  return n;
-}
-
-void dc__trace_reset(void) {
-  pthread_mutex_lock(&trace_mu);
-  dc__event *ev = trace_head;
-  trace_head = trace_tail = NULL;
-  trace_n = 0;
-  trace_seq = 0;
-  pthread_mutex_unlock(&trace_mu);
-  while (ev) {
-    dc__event *next = ev->next;
-    free(ev);
-    ev = next;
-  }
 }
 
 /* ------------------------------------------------------------------------ */

@@ -107,9 +107,10 @@ typedef enum {
   DC__EV_PORT_EXIT      /* the port terminated: etf = exit reason */
 } dc__ev_kind;
 
-/* One trace entry; owned by the trace, valid until dc__trace_reset(). */
+/* One trace entry; owned by the trace (arena memory of trace.c), valid
+ * until dc__trace_reset(). */
 typedef struct dc__event {
-  /* atomic: appended under the trace lock by emulator threads while the
+  /* atomic: linked under the trace lock by emulator threads while the
    * executor's thread walks the list without it */
   struct dc__event *_Atomic next;
   uint64_t seq;
@@ -138,14 +139,33 @@ ErlDrvTermData dc__atom(const char *name);
 /* Text of an atom term, or NULL if t is not a valid atom; static storage. */
 const char *dc__atom_text(ErlDrvTermData t);
 
-/* Appends an event to the trace. etf/len are copied (etf may be an ei_x_buff
- * buffer, including the 131 version byte). Thread-safe. */
+/* trace.c. Appends an event to the trace. etf/len are copied (etf may be an
+ * ei_x_buff buffer, including the 131 version byte). Thread-safe. */
 void dc__trace_add(dc__ev_kind kind, ErlDrvTermData to, ErlDrvTermData from,
                    const char *etf, size_t len);
-/* First trace event (oldest), or NULL. Not thread-safe against writers. */
+/* Two-step append for writers that encode in place (one copy of the data):
+ * reserve returns an unpublished event whose etf has room for len bytes
+ * (owned by the trace; NULL when tracing is off or memory ran out); the
+ * caller fills etf[0..len) and publishes it with dc__trace_commit (the event
+ * gets its seq then). An event never committed is simply not in the trace.
+ * Thread-safe. */
+dc__event *dc__trace_reserve(dc__ev_kind kind, ErlDrvTermData to,
+                             ErlDrvTermData from, size_t len);
+void dc__trace_commit(dc__event *ev);
+/* Records the message {Port,{data,Data}} that `to` receives, Data built
+ * from header bytes and segments as dc__deliver_data (output.c) describes;
+ * the bytes are read during the call only and copied once, into the
+ * trace's own memory. Returns 0 (also when tracing is off), -1 when Data
+ * cannot be encoded (over 2 GiB) or memory ran out. Thread-safe. */
+int dc__trace_port_data(ErlDrvTermData to, ErlDrvTermData port, int binary,
+                        const char *hbuf, size_t hlen, const SysIOVec *segs,
+                        int nsegs);
+/* First trace event (oldest), or NULL. Walking `next` is safe while
+ * writers append (a walker sees complete events only). */
 const dc__event *dc__trace_first(void);
 /* Number of events recorded. */
 size_t dc__trace_count(void);
+/* Forgets all events and frees their memory. No writer may run meanwhile. */
 void dc__trace_reset(void);
 
 /* Checks that etf[0..len) starts with one complete, valid external-format
@@ -481,16 +501,18 @@ void dc__ctx_cb_outer_leave(dc__port *p, dc__cb cb);
  * the running callback; deducted from its measured time. */
 void dc__ctx_consumed(int percent);
 /* cb.lengthy budget in microseconds of thread CPU time (default 1000);
- * <= 0 disables the measurement. A callback is reported when its own time
- * (minus harness work and erl_drv_consume_timeslice reports) exceeds the
- * budget plus a 4 ms allowance for kernel noise (see ctx.c). */
+ * <= 0 disables the measurement. A callback is reported when (a lower bound
+ * of) its own CPU time, minus harness work and erl_drv_consume_timeslice
+ * reports, exceeds the budget plus a 4 ms allowance for kernel noise; wall
+ * time pre-filters, so the CPU clock is rarely read (see ctx.c). */
 void dc__set_lengthy_budget_us(long us);
 /* Called by dc__emu_reset (keeps the budget). */
 void dc__ctx_reset(void);
 /* Harness-only work inside a timed callback (trace encoding, checksums of
  * delivered binaries) is excluded from cb.lengthy: begin returns a token
  * (-1 when nothing is timed, so the clock is read only then), end adds the
- * CPU time since begin to the callback's excluded time. Nestable. */
+ * wall time since begin (>= its CPU time) to the callback's excluded time.
+ * Nestable. */
 long dc__overhead_begin(void);
 void dc__overhead_end(long *token);
 /* The check for entries whose emulation does such heavy work: as DC__API,
@@ -564,6 +586,12 @@ int dc__mem_info(const void *ptr, size_t *size, int *owner, const void **site);
 void dc__mem_foreach(void (*fn)(void *arg, const void *ptr, size_t size,
                                 int owner, const void *site),
                      void *arg);
+/* memory.c: as dc__mem_foreach for the live blocks whose owner is port index
+ * `port` only, in O(those blocks) (port stop checks); same rules for fn. */
+void dc__mem_foreach_port(int port,
+                          void (*fn)(void *arg, const void *ptr, size_t size,
+                                     int owner, const void *site),
+                          void *arg);
 
 /* memory.c: the registry of blocks the emulator handed out (driver_alloc
  * memory, driver binaries, PDLs), sharded by address so lookups are O(1)
@@ -574,6 +602,7 @@ typedef enum { DC__BLK_MEM = 1, DC__BLK_BIN, DC__BLK_PDL } dc__blk_kind;
 typedef enum { DC__BLK_LIVE = 1, DC__BLK_FREED } dc__blk_state;
 typedef struct dc__blk {
   struct dc__blk *next; /* hash chain (registry only) */
+  struct dc__blk **pprev; /* the link pointing here: O(1) unlink */
   const void *key;      /* the pointer the driver sees */
   size_t size;          /* bytes requested */
   const void *site;     /* return address of the allocating API call */
@@ -656,6 +685,11 @@ void dc__async_wait_idle(void);
 int dc__async_pending(int *completed);
 void dc__async_start(int nthreads);
 void dc__async_stop(void); /* joins workers; undelivered jobs get async_free */
+/* A fresh pool of nthreads workers for a new emulator run (dc__emu_reset):
+ * as dc__async_stop + dc__async_start, but an existing pool of that size
+ * keeps its threads (queued jobs are discarded, running ones finish, and
+ * jobs and completions get async_free as in dc__async_stop; ids restart). */
+void dc__async_reset(int nthreads);
 /* Delivers completed job number i (0 = oldest completion) as
  * dc__async_deliver does, so a sequencer can pick the order. Returns 1, or 0
  * when fewer than i+1 jobs have completed. */
@@ -712,6 +746,9 @@ typedef enum {
 } dc__dlv_kind;
 /* binary.c: the delivery-record slot in live binary bin's hidden header. */
 dc__dlv **dc__bin_dlv_slot(const ErlDrvBinary *bin);
+/* binary.c: the reference count of bin when it is a live binary with a
+ * count > 0, else 0; never reports (harness-side check). */
+ErlDrvSInt dc__bin_refc(const ErlDrvBinary *bin);
 /* data[0..len) of live binary bin was delivered by api (called from site,
  * a driver address for the finding's location). Ignored unless the range
  * lies inside the binary. */
@@ -730,13 +767,14 @@ void dc__dlv_drop(ErlDrvBinary *bin);
 void dc__dlv_after_callback(void);
 /* Re-checks every tracked binary (unload). */
 void dc__dlv_check_all(void);
-/* port.c outputv: sums[i] (caller-owned, n entries) gets a checksum of the
- * binv[i] passed by reference (>= ERL_SMALL_IO_BIN_LIMIT bytes), 0 else;
- * after the callback (still inside it) those the driver retained (refc > 1)
- * are checked and tracked as delivered by the outputv callback at site. */
-void dc__dlv_outputv_pre(ErlDrvBinary *const *binv, int n, uint64_t *sums);
-void dc__dlv_outputv_post(ErlDrvBinary *const *binv, int n,
-                          const uint64_t *sums, const void *site);
+/* port.c outputv, after the callback (still inside it): binv[i] (n
+ * entries, NULL skipped) was filled from src[i] just before the callback;
+ * those of >= ERL_SMALL_IO_BIN_LIMIT bytes the driver retained (refc > 1)
+ * must still equal src[i] (compared, not written; the caller keeps src
+ * unchanged during the callback) and are then tracked as delivered by the
+ * outputv callback at site. */
+void dc__dlv_outputv_retained(ErlDrvBinary *const *binv, const SysIOVec *src,
+                              int n, const void *site);
 /* Forgets every record and unprotects strict pages (binary reset). */
 void dc__dlv_reset(void);
 /* Opt-in precise mode (--strict-binaries): binaries allocated while it is on

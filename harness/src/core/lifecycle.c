@@ -70,7 +70,7 @@ void dc__lifecycle_port_stopped(dc__port *p) {
   check_select_leak(p);
   collect c = {(int)p->idx};
   pthread_mutex_lock(&lock);
-  dc__mem_foreach(note_block, &c);
+  dc__mem_foreach_port(c.port, note_block, &c);
   pthread_mutex_unlock(&lock);
 }
 

@@ -48,6 +48,9 @@ typedef struct node {
 
 static pthread_mutex_t graph_lock = PTHREAD_MUTEX_INITIALIZER;
 static node *table[MAX_NODES];
+/* Slots filled since the last reset (0: the table is all NULL, so the
+ * reset before every fuzz input need not scan it). */
+static size_t nfilled;
 static unsigned epoch;
 static _Atomic unsigned edge_gen = 1, reset_gen = 1;
 
@@ -119,6 +122,7 @@ static node *node_get(const void *lock, const char *name, int make) {
   x->lock = lock;
   snprintf(x->name, sizeof x->name, "%s", name ? name : "unnamed");
   table[free_at] = x;
+  nfilled++;
   return x;
 }
 
@@ -284,7 +288,7 @@ void dc__lockdep_cb_leave(void) {
 
 void dc__lockdep_reset(void) {
   pthread_mutex_lock(&graph_lock);
-  for (size_t i = 0; i < MAX_NODES; i++) {
+  for (size_t i = 0; nfilled && i < MAX_NODES; i++) {
     node *n = table[i];
     if (n && n != TOMB) {
       free(n->out);
@@ -292,6 +296,7 @@ void dc__lockdep_reset(void) {
     }
     table[i] = NULL;
   }
+  nfilled = 0;
   atomic_fetch_add(&edge_gen, 1);
   atomic_fetch_add(&reset_gen, 1);
   pthread_mutex_unlock(&graph_lock);

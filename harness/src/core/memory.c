@@ -40,15 +40,66 @@ static pthread_once_t shards_once = PTHREAD_ONCE_INIT;
 static _Atomic long fail_countdown;
 
 /* Header of a driver_alloc block: max_align_t keeps the payload 16-byte
- * aligned, as malloc's is. */
+ * aligned, as malloc's is. A block a port's callback allocated is also in
+ * that port's list, so the checks at port stop visit only its blocks. */
 typedef union mem_hdr {
-  dc__blk blk;
+  struct {
+    dc__blk blk;                 /* first: a dc__blk * is a mem_hdr * */
+    union mem_hdr *pprev, *pnext; /* owner's list, under its plock */
+  };
   max_align_t align;
 } mem_hdr;
+
+/* Per-port block lists: heads indexed by port, locks sharded by port.
+ * Lock order: a shard's mu, then a plock (never the other way). */
+#define NPLOCKS 64
+static pthread_mutex_t plocks[NPLOCKS];
+static mem_hdr *port_head[DC__MAX_PORTS];
+static _Atomic unsigned port_hi; /* 1 + highest index listed since reset */
 
 static void shards_init(void) {
   for (int i = 0; i < NSHARDS; i++)
     pthread_mutex_init(&shards[i].mu, NULL);
+  for (int i = 0; i < NPLOCKS; i++)
+    pthread_mutex_init(&plocks[i], NULL);
+}
+
+static int listed(int owner) {
+  return owner >= 0 && owner < DC__MAX_PORTS;
+}
+
+static void port_link(mem_hdr *h) {
+  int o = h->blk.owner;
+  if (!listed(o))
+    return;
+  pthread_once(&shards_once, shards_init);
+  unsigned hi = atomic_load_explicit(&port_hi, memory_order_relaxed);
+  while (hi <= (unsigned)o &&
+         !atomic_compare_exchange_weak(&port_hi, &hi, (unsigned)o + 1))
+    ;
+  pthread_mutex_lock(&plocks[o % NPLOCKS]);
+  h->pprev = NULL;
+  h->pnext = port_head[o];
+  if (h->pnext)
+    h->pnext->pprev = h;
+  port_head[o] = h;
+  pthread_mutex_unlock(&plocks[o % NPLOCKS]);
+}
+
+/* Called with the block's shard lock held, while the block is still live
+ * (the registry decides which of two racing frees wins). */
+static void port_unlink(mem_hdr *h) {
+  int o = h->blk.owner;
+  if (!listed(o))
+    return;
+  pthread_mutex_lock(&plocks[o % NPLOCKS]);
+  if (h->pprev)
+    h->pprev->pnext = h->pnext;
+  else
+    port_head[o] = h->pnext;
+  if (h->pnext)
+    h->pnext->pprev = h->pprev;
+  pthread_mutex_unlock(&plocks[o % NPLOCKS]);
 }
 
 static uint64_t mix(const void *key) {
@@ -62,6 +113,15 @@ static shard *shard_of(const void *key) {
 
 static size_t bucket_of(const shard *s, const void *key) {
   return (size_t)(mix(key) >> 20) & (s->nbuckets - 1);
+}
+
+/* Puts b at the head of the chain starting at *slot. */
+static void chain_push(dc__blk **slot, dc__blk *b) {
+  b->next = *slot;
+  b->pprev = slot;
+  if (b->next)
+    b->next->pprev = &b->next;
+  *slot = b;
 }
 
 /* Doubles the bucket array; on allocation failure keeps the old one (the
@@ -78,20 +138,17 @@ static void grow(shard *s) {
   for (size_t i = 0; i < old; i++) {
     for (dc__blk *b = ot[i], *nx; b; b = nx) {
       nx = b->next;
-      size_t k = bucket_of(s, b->key);
-      b->next = t[k];
-      t[k] = b;
+      chain_push(&t[bucket_of(s, b->key)], b);
     }
   }
   free(ot);
 }
 
+/* O(1) through the back link: no walk over other (cold) blocks' headers. */
 static void unlink_blk(shard *s, dc__blk *b) {
-  dc__blk **pp = &s->tab[bucket_of(s, b->key)];
-  while (*pp && *pp != b)
-    pp = &(*pp)->next;
-  if (*pp)
-    *pp = b->next;
+  *b->pprev = b->next;
+  if (b->next)
+    b->next->pprev = b->pprev;
   s->entries--;
 }
 
@@ -118,9 +175,7 @@ void dc__blk_add(dc__blk *b) {
   pthread_mutex_lock(&s->mu);
   if (s->entries >= s->nbuckets * 2)
     grow(s);
-  size_t k = bucket_of(s, b->key);
-  b->next = s->tab[k];
-  s->tab[k] = b;
+  chain_push(&s->tab[bucket_of(s, b->key)], b);
   s->entries++;
   s->live[b->kind]++;
   s->bytes[b->kind] += b->size;
@@ -152,24 +207,29 @@ static dc__blk *quarantine(shard *s, dc__blk *b) {
   return out;
 }
 
+/* Live -> freed under s->mu; returns the entry to free outside the lock. */
+static dc__blk *retire(shard *s, dc__blk *b) {
+  if (b->kind == DC__BLK_MEM)
+    port_unlink((mem_hdr *)b);
+  b->state = DC__BLK_FREED;
+  b->magic = MAGIC_FREED;
+  s->live[b->kind]--;
+  s->bytes[b->kind] -= b->size;
+  if (b->size > QMAX_BYTES) {
+    unlink_blk(s, b);
+    return b;
+  }
+  return quarantine(s, b);
+}
+
 int dc__blk_release(const void *key, int kind) {
   shard *s = shard_of(key);
   dc__blk *evict = NULL;
   pthread_mutex_lock(&s->mu);
   dc__blk *b = lookup(s, key, kind);
   int rc = !b ? -1 : b->state == DC__BLK_FREED ? 1 : 0;
-  if (rc == 0) {
-    b->state = DC__BLK_FREED;
-    b->magic = MAGIC_FREED;
-    s->live[kind]--;
-    s->bytes[kind] -= b->size;
-    if (b->size > QMAX_BYTES) {
-      unlink_blk(s, b);
-      evict = b;
-    } else {
-      evict = quarantine(s, b);
-    }
-  }
+  if (rc == 0)
+    evict = retire(s, b);
   pthread_mutex_unlock(&s->mu);
   free(evict);
   return rc;
@@ -192,6 +252,10 @@ size_t dc__blk_live(int kind, size_t *bytes) {
 /* Drops every entry of kind from shard s; quarantined ones are ours to
  * free, live ones belong to the driver and are only forgotten. */
 static void reset_shard(shard *s, int kind) {
+  if (!s->qlen && !s->live[kind]) { /* nothing of any kind to drop */
+    s->bytes[kind] = 0;
+    return;
+  }
   unsigned keep = 0;
   dc__blk *kept[QCAP];
   for (unsigned i = 0; i < s->qlen; i++) {
@@ -206,10 +270,14 @@ static void reset_shard(shard *s, int kind) {
   memcpy(s->quar, kept, keep * sizeof *kept);
   s->qhead = 0;
   s->qlen = keep;
-  for (size_t i = 0; i < s->nbuckets; i++) {
+  /* What is left of kind in the table is its live blocks: none (the usual
+   * case, the emulator resets before every fuzz input) needs no scan. */
+  for (size_t i = 0; s->live[kind] && i < s->nbuckets; i++) {
     for (dc__blk **pp = &s->tab[i]; *pp;) {
       if ((*pp)->kind == kind) {
         *pp = (*pp)->next;
+        if (*pp)
+          (*pp)->pprev = pp;
         s->entries--;
       } else {
         pp = &(*pp)->next;
@@ -263,6 +331,7 @@ static void *alloc_block(size_t size, int owner, const void *site) {
   h->blk.site = site;
   h->blk.owner = owner;
   h->blk.kind = DC__BLK_MEM;
+  port_link(h); /* before it is findable: no free can race with this */
   dc__blk_add(&h->blk);
   return user_of(h);
 }
@@ -271,6 +340,23 @@ static void *alloc_block(size_t size, int owner, const void *site) {
 static void poison(void *ptr, size_t size) {
   if (size <= QMAX_BYTES)
     memset(ptr, POISON, size);
+}
+
+/* driver_free's registry work under one shard lock: poisons and retires a
+ * live block (0), or says it was already freed (1) or is unknown (-1). */
+static int mem_release(void *ptr) {
+  shard *s = shard_of(ptr);
+  dc__blk *evict = NULL;
+  pthread_mutex_lock(&s->mu);
+  dc__blk *b = lookup(s, ptr, DC__BLK_MEM);
+  int rc = !b ? -1 : b->state == DC__BLK_FREED ? 1 : 0;
+  if (rc == 0) {
+    poison(ptr, b->size);
+    evict = retire(s, b);
+  }
+  pthread_mutex_unlock(&s->mu);
+  free(evict);
+  return rc;
 }
 
 void *driver_alloc(ErlDrvSizeT size) {
@@ -283,11 +369,7 @@ void driver_free(void *ptr) {
   DC__API(driver_free);
   if (!ptr) /* accepted by ERTS (OTP25 run) */
     return;
-  int st = 0;
-  dc__blk *b = dc__blk_find(ptr, DC__BLK_MEM, &st);
-  if (b && st == DC__BLK_LIVE)
-    poison(ptr, b->size);
-  int rc = dc__blk_release(ptr, DC__BLK_MEM);
+  int rc = mem_release(ptr);
   /* Bad pointers are reported and never passed to free(): the real
    * emulator would corrupt its allocator, the harness must go on. */
   if (rc == 1)
@@ -372,7 +454,27 @@ void dc__mem_foreach(void (*fn)(void *arg, const void *ptr, size_t size,
   }
 }
 
+void dc__mem_foreach_port(int port,
+                          void (*fn)(void *arg, const void *ptr, size_t size,
+                                     int owner, const void *site),
+                          void *arg) {
+  if (!listed(port))
+    return;
+  pthread_once(&shards_once, shards_init);
+  pthread_mutex_lock(&plocks[port % NPLOCKS]);
+  for (mem_hdr *h = port_head[port]; h; h = h->pnext)
+    fn(arg, h->blk.key, h->blk.size, h->blk.owner, h->blk.site);
+  pthread_mutex_unlock(&plocks[port % NPLOCKS]);
+}
+
+/* Forgets the lists (the blocks are the driver's); O(ports used). */
+static void ports_reset(void) {
+  unsigned hi = atomic_exchange(&port_hi, 0);
+  memset(port_head, 0, hi * sizeof *port_head);
+}
+
 void dc__mem_reset(void) {
+  ports_reset();
   dc__blk_reset(DC__BLK_MEM);
   fail_countdown = 0;
 }

@@ -224,7 +224,8 @@ int erl_drv_getenv(const char *key, char *value, size_t *value_size) {
 
 static void env_clear(void) {
   pthread_rwlock_wrlock(&env_lock);
-  for (int i = 0; i < ENV_BUCKETS; i++) {
+  /* Not ready: never filled since the last clear (the common case). */
+  for (int i = 0; env_ready && i < ENV_BUCKETS; i++) {
     for (env_var *v = env_tab[i], *nx; v; v = nx) {
       nx = v->next;
       free(v);

@@ -235,11 +235,17 @@ void dc__monitor_port_gone(dc__port *p) {
 }
 
 void dc__monitor_reset(void) {
-  for (unsigned i = 0; i < DC__MAX_PORTS; i++) {
-    free(pm[i].v);
-    memset(&pm[i], 0, sizeof pm[i]);
+  /* Monitors exist only on slots handed out since the last reset, and a
+   * nonzero on_pid count only for the pid of a live monitor: clearing those
+   * is the same as clearing everything (the fuzz targets reset per input). */
+  unsigned used = atomic_load(&dc__g.nports);
+  for (unsigned i = 0; i < used && i < DC__MAX_PORTS; i++) {
+    port_mons *t = &pm[i];
+    for (uint32_t s = 0; t->live && s < t->used; s++)
+      if (t->v[s].ref)
+        atomic_store(pid_count(t->v[s].pid), 0);
+    free(t->v);
+    memset(t, 0, sizeof *t);
   }
-  for (unsigned i = 0; i < DC__MAX_PROCS; i++)
-    atomic_store(&on_pid[i], 0);
   atomic_store(&exiting_pid, 0);
 }

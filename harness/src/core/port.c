@@ -259,12 +259,14 @@ static void emit(dc__ev_kind k, ErlDrvTermData to, ErlDrvTermData from,
   ei_x_free(x);
 }
 
+/* The atom replies (badarg, notsup...) are short: a stack buffer, no ei_x. */
 static void emit_atom(dc__ev_kind k, ErlDrvTermData to, dc__port *p,
                       const char *atom) {
-  ei_x_buff x;
-  ei_x_new_with_version(&x);
-  ei_x_encode_atom(&x, atom);
-  emit(k, to, p ? p->id : DC__NIL, &x);
+  char buf[16 + MAXATOMLEN_UTF8];
+  int i = 0;
+  ei_encode_version(buf, &i);
+  ei_encode_atom(buf, &i, atom);
+  dc__trace_add(k, to, p ? p->id : DC__NIL, buf, (size_t)i);
 }
 
 static void encode_reason(ei_x_buff *x, const dc__port *p) {
@@ -378,27 +380,112 @@ dc__open_result dc__port_open(const char *cmd, int opts, ErlDrvTermData owner) {
 }
 
 /* ------------------------------------------------------------------------ */
+/* Input buffers                                                             */
+
+/* The private copy output, control and call get of the sender's data. Plain
+ * builds reuse one buffer per thread instead of a malloc and free per
+ * operation. Sanitizer builds take a fresh exact-size malloc each time, so
+ * ASan still catches a driver reading the buffer after its callback
+ * returned (use after free) or beyond its length. A nested operation on the
+ * same thread (while the buffer is taken) falls back to malloc too. */
+#if DC__SAN_SLOWDOWN == 1
+#define REUSE_INPUT 1
+#else
+#define REUSE_INPUT 0
+#endif
+#define REUSE_MAX (256u << 10) /* larger inputs are not worth keeping */
+
+#if REUSE_INPUT
+static _Thread_local struct {
+  char *mem;
+  size_t cap;
+  int busy;
+} tl_in;
+static pthread_key_t in_key; /* frees a thread's buffer when it exits */
+static pthread_once_t in_once = PTHREAD_ONCE_INIT;
+
+static void in_key_init(void) { pthread_key_create(&in_key, free); }
+
+/* Grows the thread's buffer to hold len bytes; 0, or -1 on failure. */
+static int in_grow(size_t len) {
+  size_t cap = tl_in.cap ? tl_in.cap : 256;
+  while (cap < len)
+    cap *= 2;
+  char *m = realloc(tl_in.mem, cap);
+  if (!m)
+    return -1;
+  pthread_once(&in_once, in_key_init);
+  pthread_setspecific(in_key, m);
+  tl_in.mem = m;
+  tl_in.cap = cap;
+  return 0;
+}
+#endif
+
+/* A buffer for len bytes, released with in_give; NULL when out of memory.
+ * Owned by this file; the driver may write it during its callback. */
+static char *in_take(size_t len) {
+#if REUSE_INPUT
+  if (!tl_in.busy && len <= REUSE_MAX &&
+      ((tl_in.mem && len <= tl_in.cap) || in_grow(len) == 0)) {
+    tl_in.busy = 1;
+    return tl_in.mem;
+  }
+#endif
+  return malloc(len ? len : 1);
+}
+
+static void in_give(char *buf) {
+#if REUSE_INPUT
+  if (tl_in.busy && buf == tl_in.mem) {
+    tl_in.busy = 0;
+    return;
+  }
+#endif
+  free(buf);
+}
+
+static char *copy_in(const char *buf, size_t len) {
+  char *in = in_take(len);
+  if (in && len)
+    memcpy(in, buf, len);
+  return in;
+}
+
+/* ------------------------------------------------------------------------ */
 /* port_command                                                              */
 
 /* outputv: iov[0] is the empty placeholder ERTS always puts first; every
- * segment is backed by a fresh binary that is released after the callback. */
+ * segment is backed by a fresh binary that is released after the callback.
+ * Short vectors live on the stack, as in ERTS (io.c, SMALL_WRITE_VEC). */
+#define SMALL_VEC 16
+
 static int command_v(dc__port *p, ErlDrvTermData sender, const SysIOVec *segs,
                      int n) {
   static char empty[1];
   int vsize = n + 1 + (n == 0);
-  size_t each =
-      sizeof(SysIOVec) + 2 * sizeof(ErlDrvBinary *) + sizeof(uint64_t);
-  char *mem = malloc((size_t)vsize * each);
-  if (!mem)
-    return DC_ENOMEM;
-  SysIOVec *iov = (SysIOVec *)mem;
-  ErlDrvBinary **binv = (ErlDrvBinary **)(iov + vsize);
-  ErlDrvBinary **own = binv + vsize; /* survives a driver editing binv */
+  SysIOVec iov_st[SMALL_VEC];
+  ErlDrvBinary *binv_st[SMALL_VEC], *own_st[SMALL_VEC];
+  SysIOVec *iov = iov_st;
+  ErlDrvBinary **binv = binv_st, **own = own_st; /* own: survives a driver
+                                                     editing binv */
+  char *mem = NULL;
+  if (vsize > SMALL_VEC) {
+    mem = malloc((size_t)vsize * (sizeof *iov + 2 * sizeof *binv));
+    if (!mem)
+      return DC_ENOMEM;
+    iov = (SysIOVec *)mem;
+    binv = (ErlDrvBinary **)(iov + vsize);
+    own = binv + vsize;
+  }
   ErlDrvSizeT size = 0;
-  for (int i = 0; i < vsize; i++) {
-    iov[i].iov_base = i ? empty : NULL;
-    iov[i].iov_len = 0;
-    binv[i] = own[i] = NULL;
+  iov[0].iov_base = NULL;
+  iov[0].iov_len = 0;
+  binv[0] = own[0] = NULL;
+  if (n == 0) { /* an empty command still has one (empty) segment */
+    iov[1].iov_base = empty;
+    iov[1].iov_len = 0;
+    binv[1] = own[1] = NULL;
   }
   for (int i = 0; i < n; i++) {
     ErlDrvBinary *b = driver_alloc_binary(segs[i].iov_len);
@@ -416,14 +503,14 @@ static int command_v(dc__port *p, ErlDrvTermData sender, const SysIOVec *segs,
     size += segs[i].iov_len;
   }
   ErlIOVec ev = {vsize, size, iov, binv};
-  uint64_t *sums = (uint64_t *)(own + vsize); /* bin.write_after_delivery */
-  dc__dlv_outputv_pre(own, vsize, sums);
   dc__cbframe f;
   dc__cb_enter(p, DC__CB_OUTPUTV, sender, &f);
   dc__g.entry->outputv(p->drv_data, &ev);
-  long ovh = dc__overhead_begin(); /* checksums: not the driver's time */
-  dc__dlv_outputv_post(own, vsize, sums, (const void *)dc__g.entry->outputv);
-  dc__overhead_end(&ovh);
+  /* bin.write_after_delivery for segments the driver kept: the sender's
+   * bytes in segs are the reference, no checksum is needed beforehand. */
+  if (n > 0)
+    dc__dlv_outputv_retained(own + 1, segs, n,
+                             (const void *)dc__g.entry->outputv);
   dc__cb_leave(p, &f);
   for (int i = 1; i < vsize; i++)
     if (own[i])
@@ -432,13 +519,13 @@ static int command_v(dc__port *p, ErlDrvTermData sender, const SysIOVec *segs,
   return 0;
 }
 
-/* output: one flattened private copy, freed after the callback. */
+/* output: one flattened private copy, released after the callback. */
 static int command_flat(dc__port *p, ErlDrvTermData sender,
                         const SysIOVec *segs, int n) {
   size_t total = 0;
   for (int i = 0; i < n; i++)
     total += segs[i].iov_len;
-  char *buf = malloc(total ? total : 1);
+  char *buf = in_take(total);
   if (!buf)
     return DC_ENOMEM;
   size_t at = 0;
@@ -451,7 +538,7 @@ static int command_flat(dc__port *p, ErlDrvTermData sender,
   dc__cb_enter(p, DC__CB_OUTPUT, sender, &f);
   dc__g.entry->output(p->drv_data, buf, total);
   dc__cb_leave(p, &f);
-  free(buf);
+  in_give(buf);
   return 0;
 }
 
@@ -479,22 +566,73 @@ int dc__port_command(dc__port *p, ErlDrvTermData sender, const SysIOVec *segs,
 /* ------------------------------------------------------------------------ */
 /* port_control                                                              */
 
-static char *copy_in(const char *buf, size_t len) {
-  char *in = malloc(len ? len : 1);
-  if (in && len)
-    memcpy(in, buf, len);
-  return in;
+/* Encodes the control reply term into buf, or only measures it when buf is
+ * NULL; returns its size. data NULL gives [], else a binary (binary mode)
+ * or a string/list. */
+static size_t encode_reply(char *buf, int bin, const char *data, size_t m) {
+  int i = 0;
+  ei_encode_version(buf, &i);
+  if (!data)
+    ei_encode_empty_list(buf, &i);
+  else if (bin)
+    ei_encode_binary(buf, &i, data, (long)m);
+  else
+    ei_encode_string_len(buf, &i, data, (int)m);
+  return (size_t)i;
 }
 
-/* Builds the control reply into x (§3.4). Returns 0, or -1 for badarg. */
-static int control_reply(dc__port *p, ErlDrvSSizeT n, char *rbuf,
-                         const char *def, size_t rlen, ei_x_buff *x) {
+/* The reply event, encoded in place in the trace's memory (one copy, no
+ * ei_x buffer) and published later by dc__trace_commit; NULL when tracing
+ * is off. */
+static dc__event *reply_event(ErlDrvTermData to, const dc__port *p, int bin,
+                              const char *data, size_t m) {
+  size_t len = encode_reply(NULL, bin, data, m);
+  dc__event *ev = dc__trace_reserve(DC__EV_CONTROL_REPLY, to, p->id, len);
+  if (ev)
+    encode_reply(ev->etf, bin, data, m);
+  return ev;
+}
+
+/* A reply in a buffer the driver allocated (§3.4): binary mode wants an
+ * ErlDrvBinary (n ignored), list mode driver_alloc memory. Consumes it. */
+static int replaced_reply(dc__port *p, ErlDrvTermData to, ErlDrvSSizeT n,
+                          char *rbuf, dc__event **ev) {
+  const void *site = (const void *)dc__g.entry->control;
+  if (p->control_flags & PORT_CONTROL_FLAG_BINARY) {
+    ErlDrvBinary *b = (ErlDrvBinary *)rbuf;
+    if (!dc__bin_valid(b)) {
+      dc__flag_at(DC_RULE_RBUF_FOREIGN, "control", site,
+                  "binary-mode *rbuf %p is not from driver_alloc_binary",
+                  (void *)rbuf);
+      return -1; /* cannot be interpreted; ERTS would corrupt memory */
+    }
+    *ev = reply_event(to, p, 1, b->orig_bytes, (size_t)b->orig_size);
+    /* A driver keeping a reference must not write it any more. */
+    dc__dlv_record(b, b->orig_bytes, (size_t)b->orig_size, DC__DLV_SENT,
+                   "control", site);
+    driver_free_binary(b); /* consumes the one reference handed over */
+    return 0;
+  }
+  *ev = reply_event(to, p, 0, rbuf, (size_t)n);
+  if (dc__mem_valid(rbuf))
+    driver_free(rbuf);
+  else
+    dc__flag_at(DC_RULE_RBUF_FOREIGN, "control", site,
+                "list-mode *rbuf %p is not from driver_alloc", (void *)rbuf);
+  return 0;
+}
+
+/* Checks the control reply and encodes it into *ev (§3.4). Returns 0, or
+ * -1 for badarg (*ev stays NULL). */
+static int control_reply(dc__port *p, ErlDrvTermData to, ErlDrvSSizeT n,
+                         char *rbuf, const char *def, size_t rlen,
+                         dc__event **ev) {
   const void *site = (const void *)dc__g.entry->control;
   int bin = p->control_flags & PORT_CONTROL_FLAG_BINARY;
   if (n < 0)
     return -1;
   if (!rbuf) {
-    ei_x_encode_empty_list(x);
+    *ev = reply_event(to, p, bin, NULL, 0);
     return 0;
   }
   size_t m = (size_t)n;
@@ -509,31 +647,15 @@ static int control_reply(dc__port *p, ErlDrvSSizeT n, char *rbuf,
     }
     if (m > CONTROL_RLEN + RBUF_SLACK)
       m = CONTROL_RLEN + RBUF_SLACK;
-    return bin ? ei_x_encode_binary(x, def, (long)m)
-               : ei_x_encode_string_len(x, def, (int)m);
-  }
-  if (bin) { /* a replacement must be an ErlDrvBinary; n is ignored */
-    ErlDrvBinary *b = (ErlDrvBinary *)rbuf;
-    if (!dc__bin_valid(b)) {
-      dc__flag_at(DC_RULE_RBUF_FOREIGN, "control", site,
-                  "binary-mode *rbuf %p is not from driver_alloc_binary",
-                  (void *)rbuf);
-      return -1; /* cannot be interpreted; ERTS would corrupt memory */
-    }
-    ei_x_encode_binary(x, b->orig_bytes, (long)b->orig_size);
-    /* A driver keeping a reference must not write it any more. */
-    dc__dlv_record(b, b->orig_bytes, (size_t)b->orig_size, DC__DLV_SENT,
-                   "control", site);
-    driver_free_binary(b); /* consumes the one reference handed over */
+    *ev = reply_event(to, p, bin, def, m);
     return 0;
   }
-  ei_x_encode_string_len(x, rbuf, (int)m);
-  if (dc__mem_valid(rbuf))
-    driver_free(rbuf);
-  else
-    dc__flag_at(DC_RULE_RBUF_FOREIGN, "control", site,
-                "list-mode *rbuf %p is not from driver_alloc", (void *)rbuf);
-  return 0;
+  /* Registry lookups and a checksum: not the driver's time (cb.lengthy);
+   * the default-buffer path above is too cheap to be worth the clock. */
+  long ovh = dc__overhead_begin();
+  int rc = replaced_reply(p, to, n, rbuf, ev);
+  dc__overhead_end(&ovh);
+  return rc;
 }
 
 int dc__port_control(dc__port *p, ErlDrvTermData caller, unsigned cmd,
@@ -555,24 +677,21 @@ int dc__port_control_rlen(dc__port *p, ErlDrvTermData caller, unsigned cmd,
   char *rbuf = def;
   if (rlen > CONTROL_RLEN) /* the sequencer only ever shrinks it */
     rlen = CONTROL_RLEN;
-  ei_x_buff x;
-  ei_x_new_with_version(&x);
+  dc__event *ev = NULL;
   dc__cbframe f;
   dc__cb_enter(p, DC__CB_CONTROL, caller, &f);
   ErlDrvSSizeT n = e->control(p->drv_data, cmd, in, len, &rbuf, rlen);
   /* The reply is built under the port lock, flags read now; it is delivered
-   * even if the driver failed the port inside control (§3.4). */
-  long ovh = dc__overhead_begin(); /* reply checks: not the driver's time */
-  int rc = control_reply(p, n, rbuf, def, rlen, &x);
-  dc__overhead_end(&ovh);
+   * even if the driver failed the port inside control (§3.4), after what
+   * the callback's epilogue sent (the event's place is its commit). */
+  int rc = control_reply(p, caller, n, rbuf, def, rlen, &ev);
   dc__cb_leave(p, &f);
-  free(in);
+  in_give(in);
   if (rc != 0) {
-    ei_x_free(&x);
     emit_atom(DC__EV_CONTROL_REPLY, caller, p, "badarg");
     return DC_EINVAL;
   }
-  emit(DC__EV_CONTROL_REPLY, caller, p->id, &x);
+  dc__trace_commit(ev);
   return 0;
 }
 
@@ -647,7 +766,7 @@ int dc__port_call(dc__port *p, ErlDrvTermData caller, unsigned cmd,
                   (void *)rbuf);
   }
   dc__cb_leave(p, &f);
-  free(in);
+  in_give(in);
   return 0;
 }
 

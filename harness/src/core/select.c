@@ -55,7 +55,7 @@ typedef struct pending_stop {
 #define M8 M1, M1, M1, M1, M1, M1, M1, M1
 static pthread_mutex_t shards[NSHARDS] = {M8, M8, M8, M8, M8, M8, M8, M8};
 
-/* Chunks are published with a CAS and only freed by dc__select_reset. */
+/* Chunks are published with a CAS and kept (dc__select_reset clears them). */
 static _Atomic(fd_entry *) chunks[MAX_CHUNKS];
 static atomic_int max_fd = -1; /* highest fd that ever got an entry */
 static atomic_int ss_mode = DC__SS_SYNC;
@@ -633,8 +633,17 @@ int dc__select_deferred_pending(int *dead) {
 }
 
 void dc__select_reset(void) {
-  for (int i = 0; i < MAX_CHUNKS; i++)
-    free(atomic_exchange(&chunks[i], NULL));
+  /* Entries above max_fd were never touched since the last reset: clear
+   * only fds 0..max_fd and keep the chunks (the fuzz targets reset before
+   * every input; freeing and scanning all chunks would dominate). */
+  int top = atomic_load(&max_fd);
+  for (int i = 0; top >= 0 && i <= (top >> CHUNK_BITS); i++) {
+    fd_entry *c = atomic_load(&chunks[i]);
+    int last = top - (i << CHUNK_BITS);
+    size_t n = last >= CHUNK_SIZE ? CHUNK_SIZE : (size_t)last + 1;
+    if (c)
+      memset(c, 0, n * sizeof *c);
+  }
   atomic_store(&max_fd, -1);
   atomic_store(&ss_mode, DC__SS_SYNC);
   pthread_mutex_lock(&deferred_lock);

@@ -617,6 +617,24 @@ static int thread_registered(struct ErlDrvTid_ *t) {
   return found;
 }
 
+/* Joined records are not freed at once: malloc would hand the address to
+ * the next erl_drv_thread_create, and a driver joining a stale tid (the
+ * thread.bad_join defect) would then join that new, unrelated thread and
+ * hang instead of being told. The last GRAVE_SLOTS records stay
+ * allocated (and unregistered), so a stale tid stays unknown. */
+#define GRAVE_SLOTS 4096
+static struct ErlDrvTid_ *grave[GRAVE_SLOTS];
+static unsigned grave_next;
+
+static void bury(struct ErlDrvTid_ *t) {
+  pthread_mutex_lock(&reg_lock);
+  struct ErlDrvTid_ *old = grave[grave_next];
+  grave[grave_next] = t;
+  grave_next = (grave_next + 1) % GRAVE_SLOTS;
+  pthread_mutex_unlock(&reg_lock);
+  free(old);
+}
+
 int erl_drv_thread_join(ErlDrvTid tid, void **respp) {
   DC__API(erl_drv_thread_join);
   struct ErlDrvTid_ *t = (struct ErlDrvTid_ *)tid;
@@ -636,7 +654,7 @@ int erl_drv_thread_join(ErlDrvTid tid, void **respp) {
   int rc = pthread_join(t->tid, respp);
   if (rc == 0) {
     reg_del(REG_THREAD, &t->node);
-    free(t);
+    bury(t);
   }
   return rc;
 }
@@ -762,8 +780,10 @@ void dc__thread_reset(void) {
     reg_head[k].next = reg_head[k].prev = &reg_head[k];
     reg_count[k] = 0;
   }
-  for (int k = 1; k < MAX_TSD_KEYS; k++) {
+  /* tsd_nkeys counts the used slots >= 1: stop after the last of them. */
+  for (int k = 1, left = tsd_nkeys; k < MAX_TSD_KEYS && left > 0; k++) {
     const char *nm = atomic_exchange(&tsd_used[k], NULL);
+    left -= nm != NULL;
     if (nm && nm != no_name)
       free((char *)nm); /* our copy, not the driver's */
   }

@@ -18,6 +18,16 @@ int dc__load_driver(const char *path, char *errbuf, size_t cap);
  * (STATIC_ERLANG_DRIVER): init_fn is its <name>_driver_init. */
 int dc__load_static(ErlDrvEntry *(*init_fn)(void), char *errbuf, size_t cap);
 
+/* Loads the driver of the last successful dc__load_driver/dc__load_static
+ * again into the (freshly reset) emulator without opening the library:
+ * driver_init() and the entry checks run as in those calls (the read-only
+ * check reuses its verdict when driver_init returns the same entry), then
+ * init(). For a dlopen'ed driver the caller keeps the library mapped (e.g.
+ * a handle opened with RTLD_NODELETE); unload then closes nothing. Returns
+ * as dc__load_driver, or DC_ESTATE (message in errbuf, caller-owned) when
+ * no driver was loaded before. The per-input load of the fuzz targets. */
+int dc__load_again(char *errbuf, size_t cap);
+
 /* Unloads: every live port gets exit reason driver_unloaded (terminated),
  * async jobs are drained, finish() is called, the library is dlclose'd
  * unless driver_lock_driver pinned it. Returns 0, or DC_ESTATE if no driver

@@ -7,6 +7,7 @@
  * driver still loads, as it would in the real emulator. */
 #include <dlfcn.h>
 #include <link.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <errno.h>
 #include <stdio.h>
@@ -26,6 +27,16 @@ static void *dl_handle;
 static int have_seen;
 static ErlDrvEntry seen_entry;
 static char seen_name[64];
+/* The last accepted load, for dc__load_again: its driver_init, the name
+ * the entry must carry ("" for a static driver: not checked), and the
+ * entry whose memory was last inspected with its read-only verdict. */
+static struct {
+  ErlDrvEntry *(*init_fn)(void);
+  char name[128];
+  int is_static;
+  const ErlDrvEntry *entry;
+  int ro;
+} last;
 
 int dc__loader_entry_copy(ErlDrvEntry *out, char *name, size_t cap) {
   if (!have_seen)
@@ -129,14 +140,23 @@ static int check_name(const ErlDrvEntry *e, const char *expected) {
   return 0;
 }
 
-/* Checks the entry and calls init(); the emulator state is fresh. */
-static int accept_entry(ErlDrvEntry *e, const char *expected_name) {
+/* Bounded copy of a driver name (NULL gives ""), as snprintf("%s") but
+ * without the formatting machinery: this runs for every fuzz input. */
+static void copy_name(char *dst, size_t cap, const char *src) {
+  size_t n = src ? strnlen(src, cap - 1) : 0;
+  memcpy(dst, src ? src : "", n);
+  dst[n] = '\0';
+}
+
+/* Checks the entry and calls init(); the emulator state is fresh. ro is
+ * the entry's read-only verdict when already known (the same entry of a
+ * library that stayed mapped), or -1 to inspect the address space. */
+static int accept_entry(ErlDrvEntry *e, const char *expected_name, int ro) {
   char buf[32];
   have_seen = e != NULL;
   if (e) {
     seen_entry = *e;
-    snprintf(seen_name, sizeof seen_name, "%s",
-             e->driver_name ? e->driver_name : "");
+    copy_name(seen_name, sizeof seen_name, e->driver_name);
   }
   if (!e) {
     load_flag(DC_RULE_ENTRY_NULL, "%s",
@@ -145,7 +165,11 @@ static int accept_entry(ErlDrvEntry *e, const char *expected_name) {
   }
   if (check_version(e) != 0 || check_name(e, expected_name) != 0)
     return DC_ELOAD;
-  if (address_read_only(e))
+  if (ro < 0)
+    ro = address_read_only(e);
+  last.entry = e;
+  last.ro = ro;
+  if (ro)
     load_flag(DC_RULE_ENTRY_CONST, "%s",
               "the ErlDrvEntry is in read-only memory (declared const); the "
               "emulator reserves handle/handle2 for writing");
@@ -155,7 +179,7 @@ static int accept_entry(ErlDrvEntry *e, const char *expected_name) {
   }
   dc__g.entry = e;
   dc__g.snapshot = *e;
-  snprintf(dc__g.driver_name, sizeof dc__g.driver_name, "%s", e->driver_name);
+  copy_name(dc__g.driver_name, sizeof dc__g.driver_name, e->driver_name);
   dc__g.port_locking = (e->driver_flags & ERL_DRV_FLAG_USE_PORT_LOCKING) != 0;
   if (e->init) {
     dc__tls.cb = DC__CB_INIT;
@@ -185,6 +209,13 @@ static int dlopen_error(const char *path, char *errbuf, size_t cap) {
   snprintf(errbuf, cap, "%s: not a shared object (%s)", path,
            msg ? msg : "dlopen failed");
   return DC_ENOTSO;
+}
+
+static void remember(ErlDrvEntry *(*init_fn)(void), const char *name,
+                     int is_static) {
+  last.init_fn = init_fn;
+  snprintf(last.name, sizeof last.name, "%s", name);
+  last.is_static = is_static;
 }
 
 int dc__load_driver(const char *path, char *errbuf, size_t cap) {
@@ -223,12 +254,13 @@ int dc__load_driver(const char *path, char *errbuf, size_t cap) {
     return DC_ENOINIT;
   }
   dc__tls.kind = DC__THR_EMU;
-  int rc = accept_entry(init_fn(), name);
+  int rc = accept_entry(init_fn(), name, -1);
   if (rc != 0) {
     dlclose(h);
     return rc;
   }
   dl_handle = h;
+  remember(init_fn, name, 0);
   return 0;
 }
 
@@ -238,24 +270,58 @@ int dc__load_static(ErlDrvEntry *(*init_fn)(void), char *errbuf, size_t cap) {
     return DC_EINVAL;
   }
   dc__tls.kind = DC__THR_EMU;
-  int rc = accept_entry(init_fn(), NULL);
-  if (rc == 0)
+  int rc = accept_entry(init_fn(), NULL, -1);
+  if (rc == 0) {
     dc__g.is_static = 1;
+    remember(init_fn, "", 1);
+  }
   return rc;
 }
 
+int dc__load_again(char *errbuf, size_t cap) {
+  if (!last.init_fn) {
+    snprintf(errbuf, cap, "no driver was loaded before");
+    return DC_ESTATE;
+  }
+  dc__tls.kind = DC__THR_EMU;
+  /* driver_init runs again, as erl_ddll calls it on every load; only the
+   * address-space walk is skipped when it hands over the same entry. */
+  ErlDrvEntry *e = last.init_fn();
+  int rc = accept_entry(e, last.is_static ? NULL : last.name,
+                        e && e == last.entry ? last.ro : -1);
+  if (rc == 0)
+    dc__g.is_static = last.is_static;
+  return rc;
+}
+
+/* 1 if a and b differ outside handle and handle2 (the emulator's fields).
+ * Word by word in place: it runs after every fuzz operation, where copies
+ * and a memcmp (a sanitizer interceptor) cost more than the comparison. */
+static int entry_differs(const ErlDrvEntry *a, const ErlDrvEntry *b) {
+  const size_t h1 = offsetof(ErlDrvEntry, handle);
+  const size_t h2 = offsetof(ErlDrvEntry, handle2);
+  const unsigned char *pa = (const unsigned char *)a;
+  const unsigned char *pb = (const unsigned char *)b;
+  _Static_assert(sizeof(ErlDrvEntry) % sizeof(uintptr_t) == 0, "word size");
+  for (size_t off = 0; off < sizeof *a; off += sizeof(uintptr_t)) {
+    uintptr_t x, y;
+    if (off == h1 || off == h2)
+      continue;
+    memcpy(&x, pa + off, sizeof x);
+    memcpy(&y, pb + off, sizeof y);
+    if (x != y)
+      return 1;
+  }
+  return 0;
+}
+
 int dc__entry_check_modified(void) {
-  ErlDrvEntry now, then;
   /* After unload the entry may live in an unmapped library. */
   if (!dc__g.entry || !dc__g.loaded)
     return 0;
-  now = *dc__g.entry;
-  then = dc__g.snapshot;
   /* handle and handle2 are the emulator's; everything else is the driver's
    * promise not to change. */
-  now.handle = then.handle = NULL;
-  now.handle2 = then.handle2 = NULL;
-  if (memcmp(&now, &then, sizeof now) == 0)
+  if (!entry_differs(dc__g.entry, &dc__g.snapshot))
     return 0;
   dc__flag(DC_RULE_ENTRY_MODIFIED, "",
            "the ErlDrvEntry changed after driver_init handed it over");

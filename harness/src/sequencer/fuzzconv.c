@@ -35,26 +35,30 @@ void dc__fuzz_source(dc__source *src, const void *bytes, size_t len) {
   dc__source_fuzz(src, bytes, len, DC__FUZZ_MAX_OPS);
 }
 
-/* Overwrites the start of op's payload with the next input bytes (as many
- * as remain); the rest keeps the generator's filling. */
+/* The payload of a command or control: the next input bytes (as many as
+ * remain) verbatim, then the generator's bytes for the rest. The generator
+ * left the payload unfilled (defer_fill), so no byte is produced twice. */
 static void raw_payload(dc__source *src, dc__op *op) {
   dc__entropy *e = &src->ent;
-  if (!op->len || op->data != src->buf || e->pos >= e->len)
-    return;
-  size_t n = e->len - e->pos;
-  if (n > op->len)
-    n = op->len;
-  memcpy(src->buf, e->bytes + e->pos, n);
-  e->pos += n;
+  size_t n = 0;
+  if (op->len && e->pos < e->len) {
+    n = e->len - e->pos;
+    if (n > op->len)
+      n = op->len;
+    memcpy(src->buf, e->bytes + e->pos, n);
+    e->pos += n;
+  }
+  dc__source_fill(src, op, n);
 }
 
 int dc__fuzz_next(dc__source *src, dc__runner *r, dc__op *op) {
-  if (!dc__source_next(src, r, op))
-    return 0;
-  if (src->ent.is_bytes &&
+  src->defer_fill = src->ent.is_bytes;
+  int more = dc__source_next(src, r, op);
+  src->defer_fill = 0;
+  if (more && src->ent.is_bytes &&
       (op->kind == DC__OP_COMMAND || op->kind == DC__OP_CONTROL))
     raw_payload(src, op);
-  return 1;
+  return more;
 }
 
 unsigned dc__fuzz_run(const void *bytes, size_t len, dc__fuzz_op_fn on_op,

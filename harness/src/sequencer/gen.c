@@ -13,6 +13,7 @@
  * one seed gives one sequence (in single-port-lock mode). */
 #include <ei.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,51 +32,6 @@ const char *dc__stimulus_name(dc__stimulus s) {
   return (unsigned)s < DC__STIM_COUNT ? stim_names[s] : "?";
 }
 
-/* ------------------------------------------------------------------------ */
-/* Entropy                                                                   */
-
-void dc__entropy_seed(dc__entropy *e, uint64_t seed) {
-  memset(e, 0, sizeof *e);
-  e->rng = seed;
-}
-
-void dc__entropy_bytes(dc__entropy *e, const void *bytes, size_t len) {
-  memset(e, 0, sizeof *e);
-  e->bytes = bytes;
-  e->len = bytes ? len : 0;
-  e->is_bytes = 1;
-}
-
-/* A choice among n consumes no entropy when n <= 1 (there is no choice), so
- * fuzz bytes are spent only on real decisions. Bytes are read big-endian,
- * as few as n needs, so short inputs still steer the early choices. */
-uint64_t dc__entropy_below(dc__entropy *e, uint64_t n) {
-  if (n <= 1)
-    return 0;
-  if (!e->is_bytes)
-    return (uint64_t)(((unsigned __int128)dc__rand(&e->rng) * n) >> 64);
-  uint64_t v = 0;
-  for (uint64_t m = n - 1; m; m >>= 8) {
-    if (e->pos >= e->len)
-      return 0;
-    v = (v << 8) | e->bytes[e->pos++];
-  }
-  return v % n;
-}
-
-int dc__entropy_done(const dc__entropy *e) {
-  return e->is_bytes && e->pos >= e->len;
-}
-
-static uint64_t below(dc__source *src, uint64_t n) {
-  return dc__entropy_below(&src->ent, n);
-}
-
-/* 1 with probability pct/100. */
-static int chance(dc__source *src, unsigned pct) {
-  return below(src, 100) < pct;
-}
-
 static int favours(const dc__source *src, dc__stimulus s) {
   return (src->stimuli >> s) & 1u;
 }
@@ -88,19 +44,27 @@ typedef struct slot_view {
   int visible;  /* OPEN and known to Erlang: command/control/call/close */
   int cmd_ok;   /* a command is legal now (not busy, or force possible) */
   int busy;
-  int queued;   /* driver queue non-empty */
+  int queued;   /* driver queue non-empty (only with CLOSE_QUEUED favoured) */
   int nev;      /* selected fds (events addressable by k) */
-  int fds[DC__MAX_SLOT_EVENTS], modes[DC__MAX_SLOT_EVENTS];
-  int notready; /* (fd, direction) pairs that would be false events */
+  int notready; /* (fd, direction) pairs that would be false events (only
+                 * with FALSE_EVENT favoured) */
+  int fds[DC__MAX_SLOT_EVENTS], modes[DC__MAX_SLOT_EVENTS]; /* [0, nev) */
 } slot_view;
 
+/* The view is rebuilt before every generated operation, so it reads only
+ * what the weights and the chosen operation may use: the queue size (a
+ * lock) and fd readiness (a poll() per selected fd) are only read when the
+ * stimulus that looks at them is favoured, and nothing is cleared that is
+ * then written anyway (the fd arrays are ~4 KB). */
 typedef struct view {
   const ErlDrvEntry *e;
   int soft_busy, has_output;
+  int want_queued, want_notready; /* the optional fields are filled */
   slot_view s[DC__MAX_SLOTS];
   int nfree, nlive, nvisible, ncmd, nbusy, nqueued, nevents, nnotready, nsel;
   int async_total, deferred, deferred_dead, timers;
   int nprocs_ok, nexitable, nmonitored;
+  unsigned procs_ok; /* bit i: scenario process i can act */
 } view;
 
 static int fd_ready(int fd, int dir) {
@@ -108,54 +72,109 @@ static int fd_ready(int fd, int dir) {
   return poll(&pf, 1, 0) > 0 && (pf.revents & (pf.events | POLLERR | POLLHUP));
 }
 
-static void view_slot(const dc__runner *r, int i, view *v) {
-  slot_view *sv = &v->s[i];
-  memset(sv, 0, sizeof *sv);
-  sv->p = dc__runner_port(r, i);
-  if (!sv->p) {
-    v->nfree++;
-    return;
-  }
-  dc__port *p = sv->p;
-  v->nlive++;
-  sv->visible = p->state == DC__PORT_OPEN && !p->init_ack_pending;
-  sv->busy = p->busy;
-  sv->queued = dc__queue_size(p) > 0;
-  sv->cmd_ok = sv->visible && (!p->busy || v->soft_busy);
-  sv->nev = dc__runner_events(r, i, sv->fds, sv->modes);
+static int slot_notready(const slot_view *sv) {
+  int n = 0;
   for (int k = 0; k < sv->nev; k++)
     for (int dir = ERL_DRV_READ; dir <= ERL_DRV_WRITE; dir <<= 1)
       if ((sv->modes[k] & dir) && !fd_ready(sv->fds[k], dir))
-        sv->notready++;
-  v->nvisible += sv->visible;
-  v->ncmd += sv->cmd_ok;
-  v->nbusy += sv->visible && sv->busy;
-  v->nqueued += sv->visible && sv->queued;
-  v->nsel += sv->visible && sv->nev > 0;
-  v->nevents += sv->nev;
-  v->nnotready += sv->notready;
+        n++;
+  return n;
 }
 
-static void view_build(const dc__runner *r, view *v) {
+static void view_slot(const dc__runner *r, int i, view *v) {
+  slot_view *sv = &v->s[i];
+  dc__port *p = sv->p = r->slots[i] ? dc__runner_port(r, i) : NULL;
+  if (!p) {
+    sv->visible = sv->cmd_ok = sv->busy = sv->queued = 0;
+    sv->nev = sv->notready = 0;
+    return;
+  }
+  sv->visible = p->state == DC__PORT_OPEN && !p->init_ack_pending;
+  sv->busy = p->busy;
+  sv->queued = v->want_queued && dc__queue_size(p) > 0;
+  sv->cmd_ok = sv->visible && (!p->busy || v->soft_busy);
+  sv->nev = dc__select_port_fds(p, sv->fds, sv->modes, DC__MAX_SLOT_EVENTS);
+  sv->notready = v->want_notready ? slot_notready(sv) : 0;
+}
+
+/* The per-slot counts, summed in locals (not in v: the compiler would
+ * reload each just-stored counter). */
+static void view_count(view *v) {
+  int nfree = 0, nvisible = 0, ncmd = 0, nbusy = 0, nqueued = 0, nsel = 0;
+  int nevents = 0, nnotready = 0;
+  for (int i = 0; i < DC__MAX_SLOTS; i++) {
+    const slot_view *sv = &v->s[i];
+    nfree += !sv->p;
+    nvisible += sv->visible;
+    ncmd += sv->cmd_ok;
+    nbusy += sv->visible && sv->busy;
+    nqueued += sv->visible && sv->queued;
+    nsel += sv->visible && sv->nev > 0;
+    nevents += sv->nev;
+    nnotready += sv->notready;
+  }
+  v->nfree = nfree;
+  v->nlive = DC__MAX_SLOTS - nfree;
+  v->nvisible = nvisible;
+  v->ncmd = ncmd;
+  v->nbusy = nbusy;
+  v->nqueued = nqueued;
+  v->nsel = nsel;
+  v->nevents = nevents;
+  v->nnotready = nnotready;
+}
+
+/* Scenario processes: those that can act, those spawned (may exit), and,
+ * only when an exit can be weighed, those a driver monitors. */
+static int spawned_alive(dc__source *src, const dc__runner *r, int i) {
+  ErlDrvTermData pid = r->procs[i];
+  /* A dead process never comes back (pids are not reused in a run), so
+   * each one is asked about until it is seen dead, not at every op. */
+  if (pid == src->dead_pid[i])
+    return 0;
+  if (dc__proc_alive(pid))
+    return 1;
+  src->dead_pid[i] = pid;
+  return 0;
+}
+
+static void view_procs(dc__source *src, const dc__runner *r, view *v) {
+  v->nprocs_ok = v->nexitable = v->nmonitored = 0;
+  v->procs_ok = 0;
+  for (int i = 0; i < DC__MAX_SPROCS; i++) {
+    /* dc__runner_proc_ok, with a call only for live spawned processes */
+    if (r->procs[i] && !spawned_alive(src, r, i))
+      continue;
+    v->procs_ok |= 1u << i;
+    v->nprocs_ok++;
+    v->nexitable += r->procs[i] != 0;
+  }
+  if (v->nexitable == 0 || v->nprocs_ok <= 4)
+    return; /* weigh() gives EXIT no weight: nmonitored is never read */
+  for (int i = 0; i < DC__MAX_SPROCS; i++)
+    if (r->procs[i] && ((v->procs_ok >> i) & 1u))
+      v->nmonitored += dc__monitor_count_on(r->procs[i]) > 0;
+}
+
+static int proc_ok(const view *v, int i) {
+  return i >= 0 && i < DC__MAX_SPROCS && ((v->procs_ok >> i) & 1u);
+}
+
+static void view_build(dc__source *src, const dc__runner *r, view *v) {
   int done = 0;
-  memset(v, 0, sizeof *v);
   v->e = dc__g.entry;
   v->soft_busy = (v->e->driver_flags & ERL_DRV_FLAG_SOFT_BUSY) != 0;
   v->has_output = v->e->output || v->e->outputv;
+  v->want_queued = favours(src, DC__STIM_CLOSE_QUEUED);
+  v->want_notready = favours(src, DC__STIM_FALSE_EVENT);
   for (int i = 0; i < DC__MAX_SLOTS; i++)
     view_slot(r, i, v);
+  view_count(v);
   v->async_total = dc__async_pending(&done) + done;
+  v->deferred_dead = 0;
   v->deferred = dc__select_deferred_pending(&v->deferred_dead);
   v->timers = dc__timer_next() != UINT64_MAX;
-  for (int i = 0; i < DC__MAX_SPROCS; i++) {
-    if (!dc__runner_proc_ok(r, i))
-      continue;
-    v->nprocs_ok++;
-    if (r->procs[i]) {
-      v->nexitable++;
-      v->nmonitored += dc__monitor_count_on(r->procs[i]) > 0;
-    }
-  }
+  view_procs(src, r, v);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -182,10 +201,10 @@ static int pick_slot(dc__source *src, const view *v, slot_pred pred,
                      slot_pred pref, unsigned pct) {
   if (pref) {
     int n = count_slots(v, pref);
-    if (n > 0 && chance(src, pct))
-      return nth_slot(v, pref, below(src, (uint64_t)n));
+    if (n > 0 && dc__chance(src, pct))
+      return nth_slot(v, pref, dc__below(src, (uint64_t)n));
   }
-  return nth_slot(v, pred, below(src, (uint64_t)count_slots(v, pred)));
+  return nth_slot(v, pred, dc__below(src, (uint64_t)count_slots(v, pred)));
 }
 
 static int is_free(const slot_view *sv) { return !sv->p; }
@@ -198,146 +217,25 @@ static int is_selecting(const slot_view *sv) {
 }
 
 /* A scenario process that can act; `spawned` restricts to spawned ones. */
-static int pick_proc(dc__source *src, const dc__runner *r, int spawned) {
+static int pick_proc(dc__source *src, const dc__runner *r, const view *v,
+                     int spawned) {
   int ok[DC__MAX_SPROCS], n = 0;
   for (int i = 0; i < DC__MAX_SPROCS; i++)
-    if (dc__runner_proc_ok(r, i) && (!spawned || r->procs[i]))
+    if (proc_ok(v, i) && (!spawned || r->procs[i]))
       ok[n++] = i;
-  return n ? ok[below(src, (uint64_t)n)] : -1;
+  return n ? ok[dc__below(src, (uint64_t)n)] : -1;
 }
 
 /* Who sends a command/control/call: mostly the owner; with PROC_EXIT
  * favoured mostly other processes (which a driver may then monitor). */
-static int pick_actor(dc__source *src, const dc__runner *r, const dc__port *p) {
+static int pick_actor(dc__source *src, const dc__runner *r, const view *v,
+                      const dc__port *p) {
   int owner_ok = dc__proc_alive(p->owner);
   unsigned other = favours(src, DC__STIM_PROC_EXIT) ? 60 : 15;
-  if (owner_ok && !chance(src, other))
+  if (owner_ok && !dc__chance(src, other))
     return -1;
-  int i = pick_proc(src, r, 0);
+  int i = pick_proc(src, r, v, 0);
   return i >= 0 || !owner_ok ? i : -1;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Payloads                                                                  */
-
-/* Sizes 0, 1, small, medium and large (up to max). */
-static size_t pick_size(dc__source *src, size_t max) {
-  uint64_t c = below(src, 100);
-  size_t n;
-  if (c < 8)
-    n = 0;
-  else if (c < 20)
-    n = 1;
-  else if (c < 35)
-    n = 4; /* a 32-bit argument, as many control protocols take */
-  else if (c < 60)
-    n = 2 + below(src, 15);
-  else if (c < 82)
-    n = 17 + below(src, 240);
-  else if (c < 94)
-    n = 257 + below(src, 3840);
-  else
-    n = below(src, (uint64_t)max + 1);
-  return n < max ? n : max;
-}
-
-/* Fills buf from one drawn seed: random bytes, text, one repeated byte, or
- * a small big-endian number (so "set timer N"-style commands get sane N). */
-static void fill(dc__source *src, unsigned char *buf, size_t n) {
-  uint64_t style = below(src, 4), rng = below(src, 1ull << 32);
-  unsigned char b = (unsigned char)dc__rand(&rng);
-  uint64_t x = 0;
-  /* One PRNG draw serves eight bytes: payloads reach 64 KiB and this loop
-   * sits in the fuzzing inner loop. */
-  for (size_t i = 0; i < n; i++, x >>= 8) {
-    if ((i & 7) == 0)
-      x = dc__rand(&rng);
-    switch (style) {
-    case 0:
-      buf[i] = (unsigned char)x;
-      break;
-    case 1:
-      buf[i] = (unsigned char)(' ' + (x & 0xff) % 95);
-      break;
-    case 2:
-      buf[i] = b;
-      break;
-    default:
-      buf[i] = i + 2 < n ? 0 : (unsigned char)((x & 0xff) % 100);
-      break;
-    }
-  }
-}
-
-/* Splits a command into several I/O vector pieces, with odd and empty
- * pieces; seg lengths add up to the payload. */
-static void split(dc__source *src, dc__op *op) {
-  if (chance(src, 50))
-    return; /* one piece */
-  int n = 2 + (int)below(src, DC__OP_MAX_SEGS - 1);
-  size_t rem = op->len;
-  for (int i = 0; i < n; i++) {
-    size_t l = rem;
-    if (i < n - 1) {
-      uint64_t c = below(src, 4);
-      l = c == 0 ? 0 : c == 1 ? (rem > 0) : below(src, (uint64_t)rem + 1);
-    }
-    op->seg[i] = l;
-    rem -= l;
-  }
-  op->nsegs = n;
-}
-
-static unsigned pick_cmd(dc__source *src) {
-  uint64_t c = below(src, 100);
-  if (c < 50)
-    return (unsigned)below(src, 5); /* where most drivers' commands are */
-  if (c < 70)
-    return (unsigned)below(src, 16);
-  if (c < 90)
-    return (unsigned)below(src, 256);
-  return (unsigned)below(src, 1ull << 32);
-}
-
-/* A random term built with ei_x: atoms, integers, binaries, strings,
- * tuples and lists, nested a few levels. */
-static void rand_term(dc__source *src, ei_x_buff *x, int depth) {
-  static const char *const atoms[] = {"ok",    "error", "true", "false",
-                                      "undefined", "drvcheck", "x"};
-  unsigned char bin[32];
-  uint64_t kind = below(src, depth >= 3 ? 5 : 7);
-  switch (kind) {
-  case 0:
-    ei_x_encode_atom(x, atoms[below(src, 7)]);
-    break;
-  case 1:
-    ei_x_encode_long(x, (long)below(src, 256));
-    break;
-  case 2:
-    ei_x_encode_longlong(x, (long long)below(src, UINT64_MAX));
-    break;
-  case 3: {
-    size_t n = below(src, sizeof bin + 1);
-    fill(src, bin, n);
-    ei_x_encode_binary(x, bin, (long)n);
-    break;
-  }
-  case 4:
-    ei_x_encode_string(x, atoms[below(src, 7)]);
-    break;
-  default: {
-    int n = (int)below(src, 5);
-    if (kind == 5)
-      ei_x_encode_tuple_header(x, n);
-    else if (n)
-      ei_x_encode_list_header(x, n);
-    for (int i = 0; i < n; i++)
-      rand_term(src, x, depth + 1);
-    if (kind == 6)
-      ei_x_encode_empty_list(x);
-    break;
-  }
-  }
 }
 
 /* ------------------------------------------------------------------------ */
@@ -346,10 +244,10 @@ static void rand_term(dc__source *src, ei_x_buff *x, int depth) {
 static void gen_open(dc__source *src, const dc__runner *r, const view *v,
                      dc__op *op) {
   op->slot = pick_slot(src, v, is_free, NULL, 0);
-  if (!dc__runner_proc_ok(r, op->slot) || chance(src, 15))
-    op->proc = pick_proc(src, r, 0);
-  op->opts = (chance(src, 50) ? DC__OPT_BINARY : 0) |
-             (chance(src, 20) ? DC__OPT_EOF : 0);
+  if (!proc_ok(v, op->slot) || dc__chance(src, 15))
+    op->proc = pick_proc(src, r, v, 0);
+  op->opts = (dc__chance(src, 50) ? DC__OPT_BINARY : 0) |
+             (dc__chance(src, 20) ? DC__OPT_EOF : 0);
 }
 
 static void gen_command(dc__source *src, const dc__runner *r, const view *v,
@@ -358,36 +256,34 @@ static void gen_command(dc__source *src, const dc__runner *r, const view *v,
   op->slot = pick_slot(src, v, is_cmd_ok,
                        favours(src, DC__STIM_BUSY_SEND) ? is_busy_cmd : NULL, 85);
   const slot_view *sv = &v->s[op->slot];
-  op->force = sv->busy || (soft && chance(src, 15));
-  op->proc = pick_actor(src, r, sv->p);
-  op->len = pick_size(src, sizeof src->buf);
-  fill(src, src->buf, op->len);
-  op->data = src->buf;
-  split(src, op);
+  op->force = sv->busy || (soft && dc__chance(src, 15));
+  op->proc = pick_actor(src, r, v, sv->p);
+  op->len = dc__gen_size(src, sizeof src->buf);
+  dc__gen_payload(src, op);
+  dc__gen_split(src, op);
 }
 
 static void gen_control(dc__source *src, const dc__runner *r, const view *v,
                         dc__op *op) {
   op->slot = pick_slot(src, v, is_visible, NULL, 0);
-  op->proc = pick_actor(src, r, v->s[op->slot].p);
-  op->cmd = pick_cmd(src);
-  op->len = pick_size(src, 1024);
-  fill(src, src->buf, op->len);
-  op->data = src->buf;
-  if (favours(src, DC__STIM_SMALL_RLEN) && chance(src, 70))
-    op->rlen = (int)below(src, 9);
-  else if (chance(src, 5))
-    op->rlen = (int)below(src, 64);
+  op->proc = pick_actor(src, r, v, v->s[op->slot].p);
+  op->cmd = dc__gen_cmd(src);
+  op->len = dc__gen_size(src, 1024);
+  dc__gen_payload(src, op);
+  if (favours(src, DC__STIM_SMALL_RLEN) && dc__chance(src, 70))
+    op->rlen = (int)dc__below(src, 9);
+  else if (dc__chance(src, 5))
+    op->rlen = (int)dc__below(src, 64);
 }
 
 static void gen_call(dc__source *src, const dc__runner *r, const view *v,
                      dc__op *op) {
   ei_x_buff x;
   op->slot = pick_slot(src, v, is_visible, NULL, 0);
-  op->proc = pick_actor(src, r, v->s[op->slot].p);
-  op->cmd = pick_cmd(src);
+  op->proc = pick_actor(src, r, v, v->s[op->slot].p);
+  op->cmd = dc__gen_cmd(src);
   ei_x_new_with_version(&x);
-  rand_term(src, &x, 0);
+  dc__gen_term(src, &x, 0);
   op->len = (size_t)x.index < sizeof src->buf ? (size_t)x.index : 0;
   memcpy(src->buf, x.buff, op->len);
   ei_x_free(&x);
@@ -398,8 +294,8 @@ static void gen_call(dc__source *src, const dc__runner *r, const view *v,
  * favoured mostly one whose fd is not ready. */
 static void gen_event(dc__source *src, const view *v, dc__op *op) {
   int want_false = favours(src, DC__STIM_FALSE_EVENT) && v->nnotready > 0 &&
-                   chance(src, 85);
-  uint64_t pick = below(src, (uint64_t)(want_false ? v->nnotready : v->nevents * 2));
+                   dc__chance(src, 85);
+  uint64_t pick = dc__below(src, (uint64_t)(want_false ? v->nnotready : v->nevents * 2));
   for (int i = 0; i < DC__MAX_SLOTS; i++) {
     const slot_view *sv = &v->s[i];
     for (int k = 0; k < sv->nev; k++)
@@ -432,7 +328,7 @@ static void gen_event(dc__source *src, const view *v, dc__op *op) {
 
 static void gen_advance(dc__source *src, dc__op *op) {
   uint64_t next = dc__timer_next(), now = dc__g.now_ms;
-  uint64_t c = below(src, 100);
+  uint64_t c = dc__below(src, 100);
   if (next != UINT64_MAX && c < 45) {
     op->ms = next > now ? next - now : 0;
     if (c < 5 && op->ms > 0)
@@ -442,14 +338,14 @@ static void gen_advance(dc__source *src, dc__op *op) {
   } else if (c < 70) {
     op->ms = 1;
   } else if (c < 92) {
-    op->ms = below(src, 1000);
+    op->ms = dc__below(src, 1000);
   } else {
-    op->ms = 1000 + below(src, 10000000);
+    op->ms = 1000 + dc__below(src, 10000000);
   }
 }
 
 static void gen_async(dc__source *src, const view *v, dc__op *op) {
-  op->k = chance(src, 40) ? -1 : (int)below(src, (uint64_t)v->async_total);
+  op->k = dc__chance(src, 40) ? -1 : (int)dc__below(src, (uint64_t)v->async_total);
 }
 
 /* A spawned process exits; with PROC_EXIT favoured mostly one a driver
@@ -460,14 +356,14 @@ static void gen_exit(dc__source *src, const dc__runner *r, const view *v,
                                         "crash"};
   int mon[DC__MAX_SPROCS], n = 0;
   for (int i = 0; v->nmonitored && i < DC__MAX_SPROCS; i++)
-    if (dc__runner_proc_ok(r, i) && r->procs[i] &&
+    if (proc_ok(v, i) && r->procs[i] &&
         dc__monitor_count_on(r->procs[i]) > 0)
       mon[n++] = i;
-  if (n > 0 && (favours(src, DC__STIM_PROC_EXIT) || chance(src, 50)))
-    op->proc = mon[below(src, (uint64_t)n)];
+  if (n > 0 && (favours(src, DC__STIM_PROC_EXIT) || dc__chance(src, 50)))
+    op->proc = mon[dc__below(src, (uint64_t)n)];
   else
-    op->proc = pick_proc(src, r, 1);
-  snprintf(op->reason, sizeof op->reason, "%s", reasons[below(src, 4)]);
+    op->proc = pick_proc(src, r, v, 1);
+  snprintf(op->reason, sizeof op->reason, "%s", reasons[dc__below(src, 4)]);
 }
 
 static int any_ss(const dc__source *src) {
@@ -481,7 +377,7 @@ static void gen_ssmode(dc__source *src, dc__op *op) {
     deferred = 80;
   else if (favours(src, DC__STIM_SS_SYNC))
     deferred = 20;
-  op->mode = chance(src, deferred) ? DC__SS_DEFERRED : DC__SS_SYNC;
+  op->mode = dc__chance(src, deferred) ? DC__SS_DEFERRED : DC__SS_SYNC;
 }
 
 static void gen_close(dc__source *src, const view *v, dc__op *op) {
@@ -491,7 +387,7 @@ static void gen_close(dc__source *src, const view *v, dc__op *op) {
   else if (any_ss(src))
     pref = is_selecting; /* a close makes stop deselect its fds */
   op->slot = pick_slot(src, v, is_visible, pref, 85);
-  op->bang = chance(src, 30);
+  op->bang = dc__chance(src, 30);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -549,7 +445,7 @@ static dc__op_kind pick_kind(dc__source *src, const unsigned w[]) {
   uint64_t total = 0;
   for (int k = 0; k < DC__OP_COUNT; k++)
     total += w[k];
-  uint64_t pick = below(src, total);
+  uint64_t pick = dc__below(src, total);
   for (int k = 0; k < DC__OP_COUNT; k++) {
     if (pick < w[k])
       return (dc__op_kind)k;
@@ -558,12 +454,26 @@ static dc__op_kind pick_kind(dc__source *src, const unsigned w[]) {
   return DC__OP_SETTLE; /* not reached: total > 0 (settle always weighs) */
 }
 
+/* dc__op_make(k) into *op, field by field: the compiler turns a whole-struct
+ * zeroing into a `rep stos`, whose start-up cost showed in the profile. */
+static void blank_op(dc__op *op, dc__op_kind k) {
+  op->kind = k;
+  op->slot = op->opts = op->force = op->bang = op->mode = op->nsegs = 0;
+  op->proc = op->rlen = op->k = -1;
+  op->cmd = 0;
+  op->ms = 0;
+  op->data = NULL;
+  op->len = 0;
+  memset(op->seg, 0, sizeof op->seg);
+  memset(op->reason, 0, sizeof op->reason);
+}
+
 static void generate(dc__source *src, const dc__runner *r, dc__op *op) {
   view v;
   unsigned w[DC__OP_COUNT];
-  view_build(r, &v);
+  view_build(src, r, &v);
   weigh(src, &v, w);
-  *op = dc__op_make(pick_kind(src, w));
+  blank_op(op, pick_kind(src, w));
   switch (op->kind) {
   case DC__OP_OPEN:
     gen_open(src, r, &v, op);
@@ -684,6 +594,9 @@ static int wind_down(dc__source *src, const dc__runner *r, dc__op *op) {
 /* Sources                                                                   */
 
 static void source_reset(dc__source *src, unsigned max_ops) {
+  /* Built where a source starts (often before a fork), so children share
+   * the pools and the generator's hot path needs no check. */
+  dc__gen_pools();
   src->is_scenario = 0;
   src->stimuli = 0;
   src->max_ops = max_ops;
@@ -693,6 +606,10 @@ static void source_reset(dc__source *src, unsigned max_ops) {
   src->min_backlog = UINT64_MAX;
   src->scn = NULL;
   src->pos = 0;
+  src->defer_fill = 0;
+  memset(src->dead_pid, 0, sizeof src->dead_pid);
+  src->pay_style = 0;
+  src->pay_seed = 0;
 }
 
 void dc__source_gen(dc__source *src, uint64_t seed, unsigned stimuli,

@@ -215,6 +215,11 @@ typedef struct dc__source {
   int phase;        /* 0 generating, 1 closing down, 2 ended */
   unsigned settles; /* settles without progress while closing down */
   uint64_t min_backlog; /* least queued bytes + live ports seen then */
+  ErlDrvTermData dead_pid[DC__MAX_SPROCS]; /* r->procs[i] seen dead, or 0 */
+  /* payload of the last generated command/control, as drawn */
+  unsigned pay_style;   /* random, text, repeated byte, small number */
+  uint64_t pay_seed;
+  int defer_fill;       /* 1: leave its bytes to dc__source_fill */
   /* scenario */
   const dc__scenario *scn;
   size_t pos;
@@ -227,9 +232,56 @@ void dc__source_fuzz(dc__source *src, const void *bytes, size_t len,
 void dc__source_scenario(dc__source *src, const dc__scenario *s);
 /* The next operation, legal in r's current state (generator) or the next
  * line (scenario; its legality is checked by dc__runner_exec). op->data may
- * point into src->buf until the next call. Returns 1 with op filled, 0 at the
- * end of the stream (the generator ends with unload). */
+ * point into src->buf until the next call, or into the generator's
+ * immutable payload pools (static, never freed). Returns 1 with op filled, 0
+ * at the end of the stream (the generator ends with unload). */
 int dc__source_next(dc__source *src, dc__runner *r, dc__op *op);
+/* With src->defer_fill set, a generated command/control payload is drawn
+ * but its bytes are not produced: op->data is src->buf, unfilled. This
+ * produces bytes [from, op->len) into src->buf and points op->data at them
+ * (or, for from == 0, possibly at pool memory), so a caller that writes
+ * bytes [0, from) itself (the fuzz loop's raw input bytes) fills no byte
+ * twice. op is the operation dc__source_next just returned. */
+void dc__source_fill(dc__source *src, dc__op *op, size_t from);
+
+/* splitmix64: the one PRNG of the sequencer (reproducible by seed). */
+static inline uint64_t dc__rand(uint64_t *state) {
+  uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+/* Draws shared by the generator (gen.c) and the argument draws
+ * (payload.c). Inline: an operation takes a dozen choices, and the PRNG
+ * case is a multiply. */
+static inline uint64_t dc__prng_below(dc__entropy *e, uint64_t n) {
+  return (uint64_t)(((unsigned __int128)dc__rand(&e->rng) * n) >> 64);
+}
+static inline uint64_t dc__below(dc__source *src, uint64_t n) {
+  if (src->ent.is_bytes || n <= 1)
+    return dc__entropy_below(&src->ent, n);
+  return dc__prng_below(&src->ent, n);
+}
+/* 1 with probability pct/100. */
+static inline int dc__chance(dc__source *src, unsigned pct) {
+  return dc__below(src, 100) < pct;
+}
+/* Argument draws (payload.c). A payload size in [0, max]: mostly 0, 1, 4,
+ * small and medium, sometimes up to max. */
+size_t dc__gen_size(dc__source *src, size_t max);
+/* Builds the payload pools once per process (idempotent, thread-safe). */
+void dc__gen_pools(void);
+/* Draws op's payload (op->len set); bytes as dc__source_fill describes. */
+void dc__gen_payload(dc__source *src, dc__op *op);
+/* Splits a command into I/O vector pieces (op->nsegs/seg), odd and empty
+ * ones included; the lengths add up to op->len. */
+void dc__gen_split(dc__source *src, dc__op *op);
+/* A control/call command number, mostly small. */
+unsigned dc__gen_cmd(dc__source *src);
+/* Appends a random term (atoms, integers, binaries, strings, tuples,
+ * lists, nested up to a few levels) to x (caller-owned). */
+void dc__gen_term(dc__source *src, ei_x_buff *x, int depth);
 /* Stimuli actually applied so far in this process (a mask), for the summary:
  * set by the runner when an operation realises one (e.g. a false event). */
 extern _Atomic unsigned dc__stimuli_applied;
@@ -376,13 +428,5 @@ void dc__san_finding(const dc__san_report *rep, dc__finding *f);
 /* Builds the deterministic smoke scenario for the loaded driver: touches
  * every callback the entry defines. seed varies payloads and commands. */
 int dc__smoke_build(dc__scenario *s, const ErlDrvEntry *e, uint64_t seed);
-
-/* splitmix64: the one PRNG of the sequencer (reproducible by seed). */
-static inline uint64_t dc__rand(uint64_t *state) {
-  uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
 
 #endif
