@@ -1,5 +1,6 @@
 /* bench_sequencer: callbacks per second through the sequencer (generator +
- * runner, all checks on, Erlang-visible trace recorded, in-process) against
+ * runner, all checks on, in-process, configured as drvcheck run's random
+ * sequences) against
  * a bare loop (bench_bare, a separate executable with a minimal erl_driver
  * API) calling the same callbacks of the same driver directly.
  *
@@ -70,6 +71,9 @@ static unsigned long one_sequence(const char *drv, uint64_t seed, FILE *log,
   dc__runner r;
   dc__op op;
   dc__emu_reset(1);
+  /* As drvcheck run's random sequences (exec.c): no one reads their
+   * Erlang-visible trace, so it is not recorded. Every check stays on. */
+  dc__g.trace_enabled = 0;
   dc__findings_reset();
   if (dc__load_driver(drv, err, sizeof err) != 0) {
     fprintf(stderr, "bench_sequencer: cannot load %s: %s\n", drv, err);

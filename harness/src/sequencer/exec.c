@@ -269,6 +269,10 @@ static void child_main(dc__exec *ex, const dc__exec_unit *u) {
   h->emu_tid = (pid_t)syscall(SYS_gettid);
   dc__findings_share(ex->findings, ex->findings_bytes);
   dc__emu_reset(ex->cfg.async_threads);
+  /* Only units that report their trace (smoke, replay) record it: in a
+   * random sequence nobody reads it, and copying every message would be
+   * the costliest thing the harness does per output. */
+  dc__g.trace_enabled = u->collect_trace;
   dc__findings_reset();
   dc__stimuli_applied = 0;
   dc__cb_watch = &h->watch;
