@@ -21,15 +21,30 @@ if(DC_SANITIZER STREQUAL "asan" OR DC_SANITIZER STREQUAL "tsan")
   string(REPLACE "<LINK_FLAGS>" "<LINK_FLAGS> -fno-sanitize=all"
          CMAKE_C_CREATE_SHARED_MODULE "${CMAKE_C_CREATE_SHARED_MODULE}")
 endif()
+# Under MSan they stay instrumented, and the drivers that encode or decode
+# terms with libei (uninstrumented, linked into the driver) get the same ei
+# wrappers as drvcheck itself: the shim, force-included, marks what ei
+# writes as initialised (harness/src/core/msan_shim.h).
+if(DC_SANITIZER STREQUAL "msan")
+  get_property(_dc_san_drivers GLOBAL PROPERTY DC_DRIVERS)
+  foreach(_t ${_dc_san_drivers})
+    target_compile_options(${_t} PRIVATE
+      -include ${PROJECT_SOURCE_DIR}/harness/src/core/msan_shim.h)
+  endforeach()
+endif()
 
 # 2. The sanitized driver runs: every example driver rebuilt with
 # scripts/build-driver under this build's sanitizer runs through this
 # build's drvcheck with no finding; under TSan the racy port-locking driver
 # (corpus/drivers/bad/san_race_drv.c) must be flagged san.thread at its
-# racing line and its correct twin san_norace_drv.c must not.
-if(DC_SANITIZER STREQUAL "asan" OR DC_SANITIZER STREQUAL "tsan")
+# racing line and its correct twin san_norace_drv.c must not; under MSan
+# corpus/drivers/bad/san_uninit_drv.c must be flagged san.undefined at its
+# uninitialised read.
+if(DC_SANITIZER STREQUAL "asan" OR DC_SANITIZER STREQUAL "tsan"
+   OR DC_SANITIZER STREQUAL "msan")
   add_test(NAME san_drivers
     COMMAND ${PROJECT_SOURCE_DIR}/sanitizers/run-drivers ${DC_SANITIZER}
             $<TARGET_FILE:drvcheck> ${CMAKE_BINARY_DIR}/san-drivers)
   set_tests_properties(san_drivers PROPERTIES TIMEOUT 900)
 endif()
+

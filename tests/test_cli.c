@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "runner.h"
+#include "core/msan_shim.h" /* MSan: cJSON hooks for report parsing */
 
 #define BIN DC_DRVCHECK_BIN
 #define DRV DC_DRIVER_DIR

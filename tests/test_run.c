@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "runner.h"
+#include "core/msan_shim.h" /* MSan: cJSON hooks for report parsing */
 
 /* An ASan build of drvcheck runs LeakSanitizer's check at the end of every
  * run unit (dc__san_child_end), ~30 ms each: shrinking's 400 candidate runs

@@ -19,6 +19,7 @@
 
 #include "drvcheck/drvcheck.h"
 #include "runner.h"
+#include "core/msan_shim.h" /* MSan: cJSON hooks for report parsing */
 
 #define BUILD_DIR DC_DRIVER_DIR "/.."
 #define ZOO_DIR BUILD_DIR "/zoo"

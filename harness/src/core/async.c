@@ -91,17 +91,17 @@ static void *worker_main(void *arg) {
  * workers that do not exist (joining them would hang) and its locks may be
  * held by them. The child starts over with no pool; the jobs belong to the
  * parent's driver instance, so they are dropped without callbacks. */
+/* The parent's pool as it was at fork: kept reachable (LeakSanitizer) but
+ * never freed in the child, since a fork handler must not call free under
+ * sanitizer allocators that hold their own locks across fork (MSan). */
+static struct {
+  worker *w;
+  job *done;
+} forked_away;
+
 static void forget_after_fork(void) {
-  for (int i = 0; pool.w && i < pool.n; i++)
-    for (job *j = pool.w[i].head, *next; j; j = next) {
-      next = j->next;
-      free(j);
-    }
-  for (job *j = pool.done_head, *next; j; j = next) {
-    next = j->next;
-    free(j);
-  }
-  free(pool.w);
+  forked_away.w = pool.w;
+  forked_away.done = pool.done_head;
   pool.w = NULL;
   pool.n = 0;
   pool.done_head = pool.done_tail = NULL;

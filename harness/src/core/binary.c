@@ -79,9 +79,9 @@ static bin_status check(const ErlDrvBinary *bin, const char *api,
 
 /* Strict mode (deliver.c): the data starts on a page of its own so that a
  * delivered binary can be write-protected; the registry entry, which the
- * registry frees with free(), then lives in a separate block. */
+ * registry releases, then lives in a separate block. */
 static bin_hdr *alloc_strict(size_t size, dc__blk **blk) {
-  *blk = malloc(sizeof **blk);
+  *blk = dc__blk_new(sizeof **blk);
   bin_hdr *h = *blk ? dc__dlv_page_alloc(DATA_OFF, sizeof(bin_hdr) + size)
                     : NULL;
   if (!h) {
@@ -98,14 +98,15 @@ static ErlDrvBinary *alloc_bin(size_t size, ErlDrvSInt refc,
     return NULL;
   dc__blk *blk = NULL;
   bin_hdr *h = dc__strict_binaries() ? alloc_strict(size, &blk)
-                                     : malloc(sizeof(bin_hdr) + size);
+                                     : dc__blk_new(sizeof(bin_hdr) + size);
   if (!h)
     return NULL;
   if (!blk) {
     blk = &h->blk;
     h->map_bytes = 0;
   }
-  h->refc = refc;
+  /* Not shared yet (dc__blk_add publishes it): no barrier needed. */
+  atomic_store_explicit(&h->refc, refc, memory_order_relaxed);
   h->dlv = NULL;
   h->bin.orig_size = (ErlDrvSInt)size;
   blk->key = &h->bin;

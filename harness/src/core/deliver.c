@@ -75,7 +75,7 @@ static _Atomic int handler_installed;
 
 /* A word-at-a-time multiplicative hash: any changed byte changes it with
  * overwhelming probability and it runs at memory speed. */
-static uint64_t checksum(const char *p, size_t n) {
+static DC__MSAN_OPAQUE uint64_t checksum(const char *p, size_t n) {
   uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
   size_t i = 0;
   for (; i + 8 <= n; i += 8) {

@@ -54,17 +54,32 @@ static proc *proc_of(ErlDrvTermData pid) {
   return &procs[i];
 }
 
+/* One load of the state (proc_of would load it twice): the sequencer's
+ * state model asks this for several processes before every operation. */
 int dc__proc_alive(ErlDrvTermData pid) {
-  proc *p = proc_of(pid);
-  return p && atomic_load(&p->state) == 1;
+  /* Below PID_BASE the unsigned difference wraps past DC__MAX_PROCS. */
+  ErlDrvTermData i = DC__IDX(pid) - PID_BASE;
+  return DC__IS(pid, DC__TAG_PID) && i < DC__MAX_PROCS &&
+         atomic_load_explicit(&procs[i].state, memory_order_acquire) == 1;
+}
+
+/* Bumped after every death and reset (release, after the state store): a
+ * reader that reads the count, then asks dc__proc_alive, may trust those
+ * answers for as long as the count still reads the same. */
+static _Atomic unsigned long deaths;
+
+unsigned long dc__proc_deaths(void) {
+  return atomic_load_explicit(&deaths, memory_order_acquire);
 }
 
 int dc__proc_known(ErlDrvTermData pid) { return proc_of(pid) != NULL; }
 
 void dc__proc_mark_dead(ErlDrvTermData pid) {
   proc *p = proc_of(pid);
-  if (p)
+  if (p) {
     atomic_store(&p->state, 2);
+    atomic_fetch_add_explicit(&deaths, 1, memory_order_release);
+  }
 }
 
 void dc__proc_reset(void) {
@@ -73,6 +88,7 @@ void dc__proc_reset(void) {
   for (unsigned i = 0; i < n && i < DC__MAX_PROCS; i++)
     atomic_store(&procs[i].state, 0);
   atomic_store(&nprocs, 0);
+  atomic_fetch_add_explicit(&deaths, 1, memory_order_release);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -14,6 +14,7 @@
 
 #include <erl_driver.h>
 #include <ei.h>
+#include "msan_shim.h" /* MSan builds only: wrappers for ei (and cJSON) */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -128,6 +129,11 @@ int dc__proc_alive(ErlDrvTermData pid);
 /* Marks pid dead (no callbacks: monitors are fired by dc__proc_exit in
  * monitor.c which calls this). */
 void dc__proc_mark_dead(ErlDrvTermData pid);
+/* A count that grows whenever a process dies (dc__proc_mark_dead) or all
+ * are forgotten (dc__proc_reset): while it stays the same, every
+ * dc__proc_alive answer stays the same. Lets the sequencer's generator
+ * cache liveness across operations. */
+unsigned long dc__proc_deaths(void);
 /* 1 if pid was ever spawned (alive or dead), 0 otherwise. */
 int dc__proc_known(ErlDrvTermData pid);
 /* Forgets all processes (pid numbering restarts at <0.80.0>); atoms are kept
@@ -596,20 +602,27 @@ void dc__mem_foreach_port(int port,
 /* memory.c: the registry of blocks the emulator handed out (driver_alloc
  * memory, driver binaries, PDLs), sharded by address so lookups are O(1)
  * without a global lock. A block starts with its dc__blk; the registry owns
- * nothing while the block is live and frees it (free(blk)) when it leaves
- * the quarantine of recently released blocks. */
+ * nothing while the block is live and releases it when it leaves the
+ * quarantine of recently released blocks: PDL blocks (plain malloc) with
+ * free(), MEM and BIN blocks, which must come from dc__blk_new, back to its
+ * size-class pool. */
 typedef enum { DC__BLK_MEM = 1, DC__BLK_BIN, DC__BLK_PDL } dc__blk_kind;
 typedef enum { DC__BLK_LIVE = 1, DC__BLK_FREED } dc__blk_state;
 typedef struct dc__blk {
-  struct dc__blk *next; /* hash chain (registry only) */
-  struct dc__blk **pprev; /* the link pointing here: O(1) unlink */
   const void *key;      /* the pointer the driver sees */
   size_t size;          /* bytes requested */
   const void *site;     /* return address of the allocating API call */
   int owner;            /* idx of the port whose callback allocated, or -1 */
   unsigned char kind, state;
   uint16_t magic;       /* live / freed poison, for sanity checks */
+  uint8_t cls;          /* pool size class (set by dc__blk_new only) */
 } dc__blk;
+/* A malloc-compatible block of at least `bytes` (>= sizeof(dc__blk)) with
+ * its dc__blk at the start, for MEM and BIN blocks: the caller owns it until
+ * dc__blk_add, may free() it before that, and must fill in the other
+ * fields. Recycled from blocks that left the quarantine (not in sanitizer
+ * builds). NULL when out of memory. */
+void *dc__blk_new(size_t bytes);
 /* Registers b (kind, key, size, site, owner filled in) as live. */
 void dc__blk_add(dc__blk *b);
 /* The entry for key of that kind in any state, or NULL; *state gets its

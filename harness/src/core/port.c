@@ -211,7 +211,15 @@ void dc__cb_enter(dc__port *p, dc__cb cb, ErlDrvTermData caller,
       p->timeslice_used = 0;
     p->callbacks++;
   }
-  atomic_fetch_add_explicit(&dc__g.cb_count[cb], 1, memory_order_relaxed);
+  /* Under the driver lock every callback of this kind is serialised: a
+   * plain increment (no locked instruction) counts exactly. */
+  if (m == &dc__g.drv_lock)
+    atomic_store_explicit(
+        &dc__g.cb_count[cb],
+        atomic_load_explicit(&dc__g.cb_count[cb], memory_order_relaxed) + 1,
+        memory_order_relaxed);
+  else
+    atomic_fetch_add_explicit(&dc__g.cb_count[cb], 1, memory_order_relaxed);
   if (dc__tls.depth == 0 && dc__tls.kind == DC__THR_EMU)
     dc__ctx_cb_outer_enter(); /* cb.lengthy timing starts under the lock */
   if (dc__tls.depth == 0)

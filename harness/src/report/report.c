@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../core/msan_shim.h" /* MSan: zero-filling cJSON hooks */
 #include "internal.h"
 
 int dc__flag_names(int flags, const char **names, int max, char *scratch,

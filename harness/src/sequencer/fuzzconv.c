@@ -9,6 +9,10 @@
  * bytes, which a coverage-guided fuzzer cannot steer byte by byte, and a
  * driver bug behind a 4-byte magic would then take ~2^32 tries. With the
  * raw bytes, libFuzzer's comparison feedback finds such fields quickly.
+ * Every payload byte comes from the input: a payload the generator drew
+ * longer than what remains of the input is cut to the remaining bytes
+ * (padding it with filler would only cost time: bytes the fuzzer cannot
+ * steer, copied and scanned on every execution).
  *
  * The converter replays the bytes through exactly this loop in a forked
  * child (a crash input crashes the driver again; the parent survives and
@@ -35,20 +39,30 @@ void dc__fuzz_source(dc__source *src, const void *bytes, size_t len) {
   dc__source_fuzz(src, bytes, len, DC__FUZZ_MAX_OPS);
 }
 
-/* The payload of a command or control: the next input bytes (as many as
- * remain) verbatim, then the generator's bytes for the rest. The generator
- * left the payload unfilled (defer_fill), so no byte is produced twice. */
+/* Cuts a payload drawn as op->len bytes to its first n: the I/O vector
+ * pieces of a command are clipped in order, so they still add up to the
+ * length (the last pieces may become empty, as the generator makes too). */
+static void cut_payload(dc__op *op, size_t n) {
+  size_t rem = n;
+  op->len = n;
+  for (int i = 0; i < op->nsegs && i < DC__OP_MAX_SEGS; i++) {
+    if (op->seg[i] > rem)
+      op->seg[i] = rem;
+    rem -= op->seg[i];
+  }
+}
+
+/* The payload of a command or control: the next input bytes verbatim, at
+ * most as many as remain. The generator left the payload unfilled
+ * (defer_fill), and the input outlives the operation, so op->data points
+ * straight into it: nothing is filled or copied. */
 static void raw_payload(dc__source *src, dc__op *op) {
   dc__entropy *e = &src->ent;
-  size_t n = 0;
-  if (op->len && e->pos < e->len) {
-    n = e->len - e->pos;
-    if (n > op->len)
-      n = op->len;
-    memcpy(src->buf, e->bytes + e->pos, n);
-    e->pos += n;
-  }
-  dc__source_fill(src, op, n);
+  size_t left = e->pos < e->len ? e->len - e->pos : 0;
+  if (op->len > left)
+    cut_payload(op, left);
+  op->data = op->len ? e->bytes + e->pos : src->buf;
+  e->pos += op->len;
 }
 
 int dc__fuzz_next(dc__source *src, dc__runner *r, dc__op *op) {

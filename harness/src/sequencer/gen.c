@@ -39,125 +39,181 @@ static int favours(const dc__source *src, dc__stimulus s) {
 /* ------------------------------------------------------------------------ */
 /* The state as the generator sees it                                       */
 
-typedef struct slot_view {
-  dc__port *p;  /* live port, or NULL */
-  int visible;  /* OPEN and known to Erlang: command/control/call/close */
-  int cmd_ok;   /* a command is legal now (not busy, or force possible) */
-  int busy;
-  int queued;   /* driver queue non-empty (only with CLOSE_QUEUED favoured) */
-  int nev;      /* selected fds (events addressable by k) */
-  int notready; /* (fd, direction) pairs that would be false events (only
-                 * with FALSE_EVENT favoured) */
-  int fds[DC__MAX_SLOT_EVENTS], modes[DC__MAX_SLOT_EVENTS]; /* [0, nev) */
-} slot_view;
-
-/* The view is rebuilt before every generated operation, so it reads only
- * what the weights and the chosen operation may use: the queue size (a
- * lock) and fd readiness (a poll() per selected fd) are only read when the
- * stimulus that looks at them is favoured, and nothing is cleared that is
- * then written anyway (the fd arrays are ~4 KB). */
+/* The view is rebuilt before every generated operation (a callback, an
+ * async worker or another port's thread may have changed anything since
+ * the last one), so it is kept to what the weights and the chosen
+ * operation read: per-slot facts are bits of slot masks (counts are
+ * popcounts, the n-th candidate slot is the n-th set bit, in slot order as
+ * before), the queue size (a lock) and fd readiness (a poll() per selected
+ * fd) are only read when the stimulus that looks at them is favoured, and
+ * the per-slot fd lists only when some fd is selected at all. */
 typedef struct view {
   const ErlDrvEntry *e;
   int soft_busy, has_output;
-  int want_queued, want_notready; /* the optional fields are filled */
-  slot_view s[DC__MAX_SLOTS];
-  int nfree, nlive, nvisible, ncmd, nbusy, nqueued, nevents, nnotready, nsel;
+  dc__port *p[DC__MAX_SLOTS]; /* live port of each slot, or NULL */
+  unsigned live;      /* slots with a live port */
+  unsigned visible;   /* OPEN and known to Erlang: command/control/call/close */
+  unsigned cmd_ok;    /* a command is legal now (not busy, or force possible) */
+  unsigned busy;      /* live ports marked busy */
+  unsigned queued;    /* visible, driver queue non-empty (CLOSE_QUEUED only) */
+  unsigned selecting; /* visible, with selected fds */
+  int nevents;        /* selected (fd, port) pairs over all live slots */
+  int nnotready;      /* (fd, direction) pairs that would be false events
+                       * (FALSE_EVENT only) */
   int async_total, deferred, deferred_dead, timers;
   int nprocs_ok, nexitable, nmonitored;
   unsigned procs_ok; /* bit i: scenario process i can act */
+  /* Selected fds of slot i (events addressable by k): [0, nev[i]). */
+  int nev[DC__MAX_SLOTS];
+  int fds[DC__MAX_SLOTS][DC__MAX_SLOT_EVENTS];
+  int modes[DC__MAX_SLOTS][DC__MAX_SLOT_EVENTS];
 } view;
+
+/* Bits set in m, a slot or process mask (12 bits at most): two lookups.
+ * __builtin_popcount is a libgcc call without -mpopcnt. */
+#define PC2(n) n, n + 1, n + 1, n + 2
+#define PC4(n) PC2(n), PC2(n + 1), PC2(n + 1), PC2(n + 2)
+#define PC6(n) PC4(n), PC4(n + 1), PC4(n + 1), PC4(n + 2)
+static const unsigned char bits_in[256] = {PC6(0), PC6(1), PC6(1), PC6(2)};
+_Static_assert(DC__MAX_SLOTS <= 16 && DC__MAX_SPROCS <= 16, "masks fit");
+
+static int popcount(unsigned m) { return bits_in[m & 0xff] + bits_in[m >> 8]; }
+
+/* Index of the pick-th set bit of mask (0-based, from bit 0); -1 if none. */
+static int nth_bit(unsigned mask, uint64_t pick) {
+  for (; mask; mask &= mask - 1)
+    if (pick-- == 0)
+      return __builtin_ctz(mask);
+  return -1;
+}
 
 static int fd_ready(int fd, int dir) {
   struct pollfd pf = {fd, dir == ERL_DRV_READ ? POLLIN : POLLOUT, 0};
   return poll(&pf, 1, 0) > 0 && (pf.revents & (pf.events | POLLERR | POLLHUP));
 }
 
-static int slot_notready(const slot_view *sv) {
+static int slot_notready(const view *v, int i) {
   int n = 0;
-  for (int k = 0; k < sv->nev; k++)
+  for (int k = 0; k < v->nev[i]; k++)
     for (int dir = ERL_DRV_READ; dir <= ERL_DRV_WRITE; dir <<= 1)
-      if ((sv->modes[k] & dir) && !fd_ready(sv->fds[k], dir))
+      if ((v->modes[i][k] & dir) && !fd_ready(v->fds[i][k], dir))
         n++;
   return n;
 }
 
-static void view_slot(const dc__runner *r, int i, view *v) {
-  slot_view *sv = &v->s[i];
-  dc__port *p = sv->p = r->slots[i] ? dc__runner_port(r, i) : NULL;
-  if (!p) {
-    sv->visible = sv->cmd_ok = sv->busy = sv->queued = 0;
-    sv->nev = sv->notready = 0;
-    return;
+/* The ports of the slots: liveness, visibility and busy as masks. */
+static void view_ports(const dc__source *src, const dc__runner *r, view *v) {
+  unsigned live = 0, visible = 0, busy = 0, queued = 0;
+  int want_queued = favours(src, DC__STIM_CLOSE_QUEUED);
+  for (int i = 0; i < DC__MAX_SLOTS; i++) {
+    dc__port *p = v->p[i] = dc__runner_port(r, i);
+    if (!p)
+      continue;
+    unsigned bit = 1u << i;
+    live |= bit;
+    busy |= p->busy ? bit : 0;
+    if (p->state != DC__PORT_OPEN || p->init_ack_pending)
+      continue;
+    visible |= bit;
+    if (want_queued && dc__queue_size(p) > 0)
+      queued |= bit;
   }
-  sv->visible = p->state == DC__PORT_OPEN && !p->init_ack_pending;
-  sv->busy = p->busy;
-  sv->queued = v->want_queued && dc__queue_size(p) > 0;
-  sv->cmd_ok = sv->visible && (!p->busy || v->soft_busy);
-  sv->nev = dc__select_port_fds(p, sv->fds, sv->modes, DC__MAX_SLOT_EVENTS);
-  sv->notready = v->want_notready ? slot_notready(sv) : 0;
+  v->live = live;
+  v->visible = visible;
+  v->busy = busy;
+  v->cmd_ok = visible & (v->soft_busy ? ~0u : ~busy);
+  v->queued = queued;
 }
 
-/* The per-slot counts, summed in locals (not in v: the compiler would
- * reload each just-stored counter). */
-static void view_count(view *v) {
-  int nfree = 0, nvisible = 0, ncmd = 0, nbusy = 0, nqueued = 0, nsel = 0;
+/* The fds each live slot's port selected. One dc__select_next call tells
+ * whether any fd is selected at all (most drivers never select); only
+ * then is each port's list read. */
+static void view_events(const dc__source *src, view *v) {
   int nevents = 0, nnotready = 0;
-  for (int i = 0; i < DC__MAX_SLOTS; i++) {
-    const slot_view *sv = &v->s[i];
-    nfree += !sv->p;
-    nvisible += sv->visible;
-    ncmd += sv->cmd_ok;
-    nbusy += sv->visible && sv->busy;
-    nqueued += sv->visible && sv->queued;
-    nsel += sv->visible && sv->nev > 0;
-    nevents += sv->nev;
-    nnotready += sv->notready;
+  unsigned selecting = 0;
+  int want_notready = favours(src, DC__STIM_FALSE_EVENT);
+  if (!v->live || dc__select_next(-1, NULL, NULL) < 0) {
+    memset(v->nev, 0, sizeof v->nev);
+    v->nevents = v->nnotready = 0;
+    v->selecting = 0;
+    return;
   }
-  v->nfree = nfree;
-  v->nlive = DC__MAX_SLOTS - nfree;
-  v->nvisible = nvisible;
-  v->ncmd = ncmd;
-  v->nbusy = nbusy;
-  v->nqueued = nqueued;
-  v->nsel = nsel;
+  for (int i = 0; i < DC__MAX_SLOTS; i++) {
+    int n = 0;
+    if (v->p[i])
+      n = dc__select_port_fds(v->p[i], v->fds[i], v->modes[i],
+                              DC__MAX_SLOT_EVENTS);
+    v->nev[i] = n;
+    if (!n)
+      continue;
+    nevents += n;
+    selecting |= 1u << i;
+    if (want_notready)
+      nnotready += slot_notready(v, i);
+  }
   v->nevents = nevents;
   v->nnotready = nnotready;
+  v->selecting = selecting & v->visible;
 }
 
 /* Scenario processes: those that can act, those spawned (may exit), and,
- * only when an exit can be weighed, those a driver monitors. */
-static int spawned_alive(dc__source *src, const dc__runner *r, int i) {
-  ErlDrvTermData pid = r->procs[i];
-  /* A dead process never comes back (pids are not reused in a run), so
-   * each one is asked about until it is seen dead, not at every op. */
-  if (pid == src->dead_pid[i])
-    return 0;
-  if (dc__proc_alive(pid))
-    return 1;
-  src->dead_pid[i] = pid;
-  return 0;
+ * only when an exit can be weighed, whether a driver monitors one. Liveness
+ * is asked only when a process was spawned or one died since last time (a
+ * dead process never comes back: pids are not reused in a run). */
+static void procs_refresh(dc__source *src, const dc__runner *r) {
+  ErlDrvTermData diff = 0;
+  unsigned long deaths = dc__proc_deaths(); /* before the answers */
+  for (int i = 0; i < DC__MAX_SPROCS; i++)
+    diff |= src->procs_pids[i] ^ r->procs[i];
+  if (src->procs_valid && !diff && deaths == src->procs_deaths)
+    return;
+  unsigned ok = 0, spawned = 0;
+  for (int i = 0; i < DC__MAX_SPROCS; i++) {
+    src->procs_pids[i] = r->procs[i];
+    /* dc__runner_proc_ok: not spawned yet, or alive */
+    if (r->procs[i]) {
+      if (!dc__proc_alive(r->procs[i]))
+        continue;
+      spawned |= 1u << i;
+    }
+    ok |= 1u << i;
+  }
+  src->procs_ok = ok;
+  src->procs_spawned = spawned;
+  src->procs_deaths = deaths;
+  src->procs_valid = 1;
 }
 
 static void view_procs(dc__source *src, const dc__runner *r, view *v) {
-  v->nprocs_ok = v->nexitable = v->nmonitored = 0;
-  v->procs_ok = 0;
-  for (int i = 0; i < DC__MAX_SPROCS; i++) {
-    /* dc__runner_proc_ok, with a call only for live spawned processes */
-    if (r->procs[i] && !spawned_alive(src, r, i))
-      continue;
-    v->procs_ok |= 1u << i;
-    v->nprocs_ok++;
-    v->nexitable += r->procs[i] != 0;
-  }
+  procs_refresh(src, r);
+  v->procs_ok = src->procs_ok;
+  v->nprocs_ok = popcount(src->procs_ok);
+  v->nexitable = popcount(src->procs_spawned);
+  v->nmonitored = 0;
   if (v->nexitable == 0 || v->nprocs_ok <= 4)
     return; /* weigh() gives EXIT no weight: nmonitored is never read */
-  for (int i = 0; i < DC__MAX_SPROCS; i++)
-    if (r->procs[i] && ((v->procs_ok >> i) & 1u))
-      v->nmonitored += dc__monitor_count_on(r->procs[i]) > 0;
+  /* Only "any" matters to weigh() and gen_exit(). */
+  for (unsigned m = src->procs_spawned; m && !v->nmonitored; m &= m - 1)
+    v->nmonitored = dc__monitor_count_on(r->procs[__builtin_ctz(m)]) > 0;
 }
 
 static int proc_ok(const view *v, int i) {
   return i >= 0 && i < DC__MAX_SPROCS && ((v->procs_ok >> i) & 1u);
+}
+
+/* Deferred stop_selects still due; not asked while none can exist (sync
+ * mode since one was seen to be none, see dc__ss_mode_changes). */
+static void view_deferred(dc__source *src, const dc__runner *r, view *v) {
+  unsigned long changes = atomic_load(&dc__ss_mode_changes);
+  int sync = r->ssmode == DC__SS_SYNC;
+  v->deferred_dead = 0;
+  if (sync && src->ss_quiet == changes) {
+    v->deferred = 0;
+    return;
+  }
+  v->deferred = dc__select_deferred_pending(&v->deferred_dead);
+  if (sync && v->deferred == 0)
+    src->ss_quiet = changes;
 }
 
 static void view_build(dc__source *src, const dc__runner *r, view *v) {
@@ -165,14 +221,10 @@ static void view_build(dc__source *src, const dc__runner *r, view *v) {
   v->e = dc__g.entry;
   v->soft_busy = (v->e->driver_flags & ERL_DRV_FLAG_SOFT_BUSY) != 0;
   v->has_output = v->e->output || v->e->outputv;
-  v->want_queued = favours(src, DC__STIM_CLOSE_QUEUED);
-  v->want_notready = favours(src, DC__STIM_FALSE_EVENT);
-  for (int i = 0; i < DC__MAX_SLOTS; i++)
-    view_slot(r, i, v);
-  view_count(v);
+  view_ports(src, r, v);
+  view_events(src, v);
   v->async_total = dc__async_pending(&done) + done;
-  v->deferred_dead = 0;
-  v->deferred = dc__select_deferred_pending(&v->deferred_dead);
+  view_deferred(src, r, v);
   v->timers = dc__timer_next() != UINT64_MAX;
   view_procs(src, r, v);
 }
@@ -180,50 +232,26 @@ static void view_build(dc__source *src, const dc__runner *r, view *v) {
 /* ------------------------------------------------------------------------ */
 /* Choosing among candidates                                                 */
 
-/* The pick-th slot (0-based) for which pred holds; -1 if none. */
-typedef int (*slot_pred)(const slot_view *sv);
-static int nth_slot(const view *v, slot_pred pred, uint64_t pick) {
-  for (int i = 0; i < DC__MAX_SLOTS; i++)
-    if (pred(&v->s[i]) && pick-- == 0)
-      return i;
-  return -1;
-}
-
-static int count_slots(const view *v, slot_pred pred) {
-  int n = 0;
-  for (int i = 0; i < DC__MAX_SLOTS; i++)
-    n += pred(&v->s[i]) != 0;
-  return n;
-}
-
-/* A slot where pred holds, preferring (pct %) those where also pref holds. */
-static int pick_slot(dc__source *src, const view *v, slot_pred pred,
-                     slot_pred pref, unsigned pct) {
-  if (pref) {
-    int n = count_slots(v, pref);
-    if (n > 0 && dc__chance(src, pct))
-      return nth_slot(v, pref, dc__below(src, (uint64_t)n));
-  }
-  return nth_slot(v, pred, dc__below(src, (uint64_t)count_slots(v, pred)));
-}
-
-static int is_free(const slot_view *sv) { return !sv->p; }
-static int is_visible(const slot_view *sv) { return sv->visible; }
-static int is_cmd_ok(const slot_view *sv) { return sv->cmd_ok; }
-static int is_busy_cmd(const slot_view *sv) { return sv->cmd_ok && sv->busy; }
-static int is_queued(const slot_view *sv) { return sv->visible && sv->queued; }
-static int is_selecting(const slot_view *sv) {
-  return sv->visible && sv->nev > 0;
+/* A slot of the `pred` mask, preferring (pct %) those of `pref` (0: no
+ * preference). Candidates count in slot order, as every draw here. */
+static int pick_slot(dc__source *src, unsigned pred, unsigned pref,
+                     unsigned pct) {
+  if (pref && dc__chance(src, pct))
+    return nth_bit(pref, dc__below(src, (uint64_t)popcount(pref)));
+  return nth_bit(pred, dc__below(src, (uint64_t)popcount(pred)));
 }
 
 /* A scenario process that can act; `spawned` restricts to spawned ones. */
 static int pick_proc(dc__source *src, const dc__runner *r, const view *v,
                      int spawned) {
-  int ok[DC__MAX_SPROCS], n = 0;
-  for (int i = 0; i < DC__MAX_SPROCS; i++)
-    if (proc_ok(v, i) && (!spawned || r->procs[i]))
-      ok[n++] = i;
-  return n ? ok[dc__below(src, (uint64_t)n)] : -1;
+  unsigned ok = v->procs_ok;
+  if (spawned)
+    for (int i = 0; i < DC__MAX_SPROCS; i++)
+      if (!r->procs[i])
+        ok &= ~(1u << i);
+  if (!ok)
+    return -1;
+  return nth_bit(ok, dc__below(src, (uint64_t)popcount(ok)));
 }
 
 /* Who sends a command/control/call: mostly the owner; with PROC_EXIT
@@ -243,7 +271,7 @@ static int pick_actor(dc__source *src, const dc__runner *r, const view *v,
 
 static void gen_open(dc__source *src, const dc__runner *r, const view *v,
                      dc__op *op) {
-  op->slot = pick_slot(src, v, is_free, NULL, 0);
+  op->slot = pick_slot(src, ~v->live & ((1u << DC__MAX_SLOTS) - 1), 0, 0);
   if (!proc_ok(v, op->slot) || dc__chance(src, 15))
     op->proc = pick_proc(src, r, v, 0);
   op->opts = (dc__chance(src, 50) ? DC__OPT_BINARY : 0) |
@@ -253,11 +281,11 @@ static void gen_open(dc__source *src, const dc__runner *r, const view *v,
 static void gen_command(dc__source *src, const dc__runner *r, const view *v,
                         dc__op *op) {
   int soft = v->soft_busy;
-  op->slot = pick_slot(src, v, is_cmd_ok,
-                       favours(src, DC__STIM_BUSY_SEND) ? is_busy_cmd : NULL, 85);
-  const slot_view *sv = &v->s[op->slot];
-  op->force = sv->busy || (soft && dc__chance(src, 15));
-  op->proc = pick_actor(src, r, v, sv->p);
+  unsigned busy_cmd = v->cmd_ok & v->busy;
+  op->slot = pick_slot(src, v->cmd_ok,
+                       favours(src, DC__STIM_BUSY_SEND) ? busy_cmd : 0, 85);
+  op->force = ((v->busy >> op->slot) & 1u) || (soft && dc__chance(src, 15));
+  op->proc = pick_actor(src, r, v, v->p[op->slot]);
   op->len = dc__gen_size(src, sizeof src->buf);
   dc__gen_payload(src, op);
   dc__gen_split(src, op);
@@ -265,8 +293,8 @@ static void gen_command(dc__source *src, const dc__runner *r, const view *v,
 
 static void gen_control(dc__source *src, const dc__runner *r, const view *v,
                         dc__op *op) {
-  op->slot = pick_slot(src, v, is_visible, NULL, 0);
-  op->proc = pick_actor(src, r, v, v->s[op->slot].p);
+  op->slot = pick_slot(src, v->visible, 0, 0);
+  op->proc = pick_actor(src, r, v, v->p[op->slot]);
   op->cmd = dc__gen_cmd(src);
   op->len = dc__gen_size(src, 1024);
   dc__gen_payload(src, op);
@@ -279,8 +307,8 @@ static void gen_control(dc__source *src, const dc__runner *r, const view *v,
 static void gen_call(dc__source *src, const dc__runner *r, const view *v,
                      dc__op *op) {
   ei_x_buff x;
-  op->slot = pick_slot(src, v, is_visible, NULL, 0);
-  op->proc = pick_actor(src, r, v, v->s[op->slot].p);
+  op->slot = pick_slot(src, v->visible, 0, 0);
+  op->proc = pick_actor(src, r, v, v->p[op->slot]);
   op->cmd = dc__gen_cmd(src);
   ei_x_new_with_version(&x);
   dc__gen_term(src, &x, 0);
@@ -297,16 +325,16 @@ static void gen_event(dc__source *src, const view *v, dc__op *op) {
                    dc__chance(src, 85);
   uint64_t pick = dc__below(src, (uint64_t)(want_false ? v->nnotready : v->nevents * 2));
   for (int i = 0; i < DC__MAX_SLOTS; i++) {
-    const slot_view *sv = &v->s[i];
-    for (int k = 0; k < sv->nev; k++)
+    const int *fds = v->fds[i], *modes = v->modes[i];
+    for (int k = 0; k < v->nev[i]; k++)
       for (int dir = ERL_DRV_READ; dir <= ERL_DRV_WRITE; dir <<= 1) {
-        if (!(sv->modes[k] & dir))
+        if (!(modes[k] & dir))
           continue;
-        if (want_false && fd_ready(sv->fds[k], dir))
+        if (want_false && fd_ready(fds[k], dir))
           continue;
         /* Without a preference, a fd selected for one direction counts
          * twice, so the draw below nevents*2 always lands. */
-        int weight = want_false || sv->modes[k] == (ERL_DRV_READ | ERL_DRV_WRITE) ? 1 : 2;
+        int weight = want_false || modes[k] == (ERL_DRV_READ | ERL_DRV_WRITE) ? 1 : 2;
         if (pick < (uint64_t)weight) {
           op->slot = i;
           op->k = k;
@@ -318,10 +346,10 @@ static void gen_event(dc__source *src, const view *v, dc__op *op) {
   }
   /* Not reached (the draw is below the total); keep the op legal anyway. */
   for (int i = 0; i < DC__MAX_SLOTS; i++)
-    if (v->s[i].nev > 0) {
+    if (v->nev[i] > 0) {
       op->slot = i;
       op->k = 0;
-      op->mode = v->s[i].modes[0] & ERL_DRV_READ ? ERL_DRV_READ : ERL_DRV_WRITE;
+      op->mode = v->modes[i][0] & ERL_DRV_READ ? ERL_DRV_READ : ERL_DRV_WRITE;
       return;
     }
 }
@@ -381,12 +409,12 @@ static void gen_ssmode(dc__source *src, dc__op *op) {
 }
 
 static void gen_close(dc__source *src, const view *v, dc__op *op) {
-  slot_pred pref = NULL;
+  unsigned pref = 0;
   if (favours(src, DC__STIM_CLOSE_QUEUED))
-    pref = is_queued;
+    pref = v->queued;
   else if (any_ss(src))
-    pref = is_selecting; /* a close makes stop deselect its fds */
-  op->slot = pick_slot(src, v, is_visible, pref, 85);
+    pref = v->selecting; /* a close makes stop deselect its fds */
+  op->slot = pick_slot(src, v->visible, pref, 85);
   op->bang = dc__chance(src, 30);
 }
 
@@ -395,17 +423,19 @@ static void gen_close(dc__source *src, const view *v, dc__op *op) {
 
 static void weigh(const dc__source *src, const view *v, unsigned w[]) {
   const ErlDrvEntry *e = v->e;
+  int nlive = popcount(v->live), nvisible = popcount(v->visible);
+  int nbusy = popcount(v->visible & v->busy);
   memset(w, 0, DC__OP_COUNT * sizeof *w);
-  if (v->nfree > 0)
-    w[DC__OP_OPEN] = v->nlive == 0 ? 40 : v->nlive < 3 ? 5 : 1;
-  if (v->ncmd > 0 && v->has_output) {
+  if (nlive < DC__MAX_SLOTS)
+    w[DC__OP_OPEN] = nlive == 0 ? 40 : nlive < 3 ? 5 : 1;
+  if (v->cmd_ok && v->has_output) {
     w[DC__OP_COMMAND] = 30;
-    if (favours(src, DC__STIM_BUSY_SEND) && v->soft_busy && v->nbusy > 0)
+    if (favours(src, DC__STIM_BUSY_SEND) && v->soft_busy && nbusy > 0)
       w[DC__OP_COMMAND] += 60;
   }
-  if (v->nvisible > 0 && e->control)
+  if (nvisible > 0 && e->control)
     w[DC__OP_CONTROL] = favours(src, DC__STIM_SMALL_RLEN) ? 30 : 14;
-  if (v->nvisible > 0 && e->call)
+  if (nvisible > 0 && e->call)
     w[DC__OP_CALL] = 10;
   if (v->nevents > 0) {
     w[DC__OP_EVENT] = 10;
@@ -414,7 +444,7 @@ static void weigh(const dc__source *src, const view *v, unsigned w[]) {
   }
   w[DC__OP_POLL] = v->nevents > 0 ? 5 : 1;
   w[DC__OP_ADVANCE] = v->timers ? 10 : 3;
-  if (v->nbusy > 0 && !v->soft_busy)
+  if (nbusy > 0 && !v->soft_busy)
     w[DC__OP_ADVANCE] += 10; /* busy ports are usually freed by a timer */
   if (v->async_total > 0)
     w[DC__OP_ASYNC] = 12;
@@ -432,26 +462,28 @@ static void weigh(const dc__source *src, const view *v, unsigned w[]) {
       w[DC__OP_SSRUN] = 40;
   }
   w[DC__OP_SETTLE] = 2;
-  if (v->nvisible > 0) {
+  if (nvisible > 0) {
     w[DC__OP_CLOSE] = 3;
-    if (favours(src, DC__STIM_CLOSE_QUEUED) && v->nqueued > 0)
+    if (favours(src, DC__STIM_CLOSE_QUEUED) && v->queued)
       w[DC__OP_CLOSE] += 50;
-    if (any_ss(src) && v->nsel > 0)
+    if (any_ss(src) && v->selecting)
       w[DC__OP_CLOSE] += 8;
   }
 }
 
+/* The kind whose weight interval [end[k] - w[k], end[k]) holds the draw:
+ * the number of kinds that end at or before it. Branch-free, since the
+ * draw is random (a loop exiting at the pick mispredicts every time). */
 static dc__op_kind pick_kind(dc__source *src, const unsigned w[]) {
-  uint64_t total = 0;
+  uint64_t total = 0, end[DC__OP_COUNT];
   for (int k = 0; k < DC__OP_COUNT; k++)
-    total += w[k];
+    end[k] = total += w[k];
   uint64_t pick = dc__below(src, total);
-  for (int k = 0; k < DC__OP_COUNT; k++) {
-    if (pick < w[k])
-      return (dc__op_kind)k;
-    pick -= w[k];
-  }
-  return DC__OP_SETTLE; /* not reached: total > 0 (settle always weighs) */
+  int kind = 0;
+  for (int k = 0; k < DC__OP_COUNT; k++)
+    kind += end[k] <= pick;
+  /* Not reached otherwise: total > 0 (settle always weighs). */
+  return kind < DC__OP_COUNT ? (dc__op_kind)kind : DC__OP_SETTLE;
 }
 
 /* dc__op_make(k) into *op, field by field: the compiler turns a whole-struct
@@ -607,7 +639,8 @@ static void source_reset(dc__source *src, unsigned max_ops) {
   src->scn = NULL;
   src->pos = 0;
   src->defer_fill = 0;
-  memset(src->dead_pid, 0, sizeof src->dead_pid);
+  src->procs_valid = 0;
+  src->ss_quiet = (unsigned long)-1;
   src->pay_style = 0;
   src->pay_seed = 0;
 }

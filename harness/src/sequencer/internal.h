@@ -137,6 +137,11 @@ typedef struct dc__runner {
 } dc__runner;
 
 void dc__runner_init(dc__runner *r);
+/* How many times the sequencer set the core's stop_select mode (ops.c; it
+ * is the only caller of dc__select_set_mode). Deferred stop_selects are
+ * queued only in deferred mode, so while this stays the same and the mode
+ * is sync, a pending count seen to be 0 stays 0. */
+extern _Atomic unsigned long dc__ss_mode_changes;
 /* 1 if op is legal in the current state (the protocol model), else 0 with a
  * static reason in *why (why may be NULL). */
 int dc__op_legal(const dc__runner *r, const dc__op *op, const char **why);
@@ -146,8 +151,23 @@ int dc__runner_exec(dc__runner *r, const dc__op *op);
 
 /* State model queries (model.c), shared by the runner and the generator. */
 #define DC__MAX_SLOT_EVENTS 64 /* selected fds per slot the model addresses */
-/* The live port (any state but FREE/DEAD) in slot, or NULL. */
-dc__port *dc__runner_port(const dc__runner *r, int slot);
+/* The live port (any state but FREE/DEAD) in slot, or NULL. Inline: the
+ * generator asks for every slot before every operation, and the model
+ * again. A slot holds what dc__port_open returned, an element of
+ * dc__g.ports, and elements are never reused within an emulator run, so
+ * this is dc__port_live without the address arithmetic; the idx bound
+ * still turns away a pointer kept across dc__emu_reset, as that does. */
+static inline dc__port *dc__runner_port(const dc__runner *r, int slot) {
+  if ((unsigned)slot >= DC__MAX_SLOTS || !r->slots[slot])
+    return NULL;
+  dc__port *p = r->slots[slot];
+  int st = atomic_load_explicit(&p->state, memory_order_acquire);
+  if (st < DC__PORT_STARTING || st > DC__PORT_EXITING)
+    return NULL;
+  return p->idx < atomic_load_explicit(&dc__g.nports, memory_order_acquire)
+             ? p
+             : NULL;
+}
 /* 1 if scenario process i can act: not spawned yet (spawned on first use)
  * or alive; 0 if it exited or i is out of range. */
 int dc__runner_proc_ok(const dc__runner *r, int i);
@@ -215,7 +235,15 @@ typedef struct dc__source {
   int phase;        /* 0 generating, 1 closing down, 2 ended */
   unsigned settles; /* settles without progress while closing down */
   uint64_t min_backlog; /* least queued bytes + live ports seen then */
-  ErlDrvTermData dead_pid[DC__MAX_SPROCS]; /* r->procs[i] seen dead, or 0 */
+  /* Which scenario processes can act, as last computed (gen.c view_procs):
+   * valid while r->procs still equals pids and dc__proc_deaths() deaths. */
+  int procs_valid;
+  unsigned long procs_deaths;
+  ErlDrvTermData procs_pids[DC__MAX_SPROCS];
+  unsigned procs_ok, procs_spawned; /* bit i: p<i> can act / is spawned */
+  /* No deferred stop_select was pending, seen in sync mode after the
+   * dc__ss_mode_changes-th mode change (-1: not known). */
+  unsigned long ss_quiet;
   /* payload of the last generated command/control, as drawn */
   unsigned pay_style;   /* random, text, repeated byte, small number */
   uint64_t pay_seed;
@@ -245,11 +273,14 @@ int dc__source_next(dc__source *src, dc__runner *r, dc__op *op);
 void dc__source_fill(dc__source *src, dc__op *op, size_t from);
 
 /* splitmix64: the one PRNG of the sequencer (reproducible by seed). */
-static inline uint64_t dc__rand(uint64_t *state) {
-  uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+#define DC__RAND_STEP 0x9E3779B97F4A7C15ull
+static inline uint64_t dc__rand_mix(uint64_t z) {
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
   return z ^ (z >> 31);
+}
+static inline uint64_t dc__rand(uint64_t *state) {
+  return dc__rand_mix(*state += DC__RAND_STEP);
 }
 
 /* Draws shared by the generator (gen.c) and the argument draws
@@ -258,10 +289,26 @@ static inline uint64_t dc__rand(uint64_t *state) {
 static inline uint64_t dc__prng_below(dc__entropy *e, uint64_t n) {
   return (uint64_t)(((unsigned __int128)dc__rand(&e->rng) * n) >> 64);
 }
+/* A choice in [0, n) only when `cond` holds (else 0, and no entropy
+ * spent), as `cond ? dc__below(src, n) : 0` would give. With the PRNG it
+ * has no branch: splitmix64 advances its state by a constant, so the draw
+ * is computed from the next state and the state is moved on only when the
+ * draw counts (cond and n > 1; for n <= 1 the product is already 0). The
+ * generator's choices are random by design, and a branch on each one
+ * would mispredict about as often as it goes either way. */
+static inline uint64_t dc__below_if(dc__source *src, int cond, uint64_t n) {
+  dc__entropy *e = &src->ent;
+  if (e->is_bytes)
+    return cond ? dc__entropy_below(e, n) : 0;
+  /* Masks, not ?: — the compiler turns those back into branches. */
+  uint64_t counts = (uint64_t)(cond != 0), spends = counts & (n > 1);
+  uint64_t z = dc__rand_mix(e->rng + DC__RAND_STEP);
+  uint64_t v = (uint64_t)(((unsigned __int128)z * n) >> 64);
+  e->rng += DC__RAND_STEP & -spends;
+  return v & -counts;
+}
 static inline uint64_t dc__below(dc__source *src, uint64_t n) {
-  if (src->ent.is_bytes || n <= 1)
-    return dc__entropy_below(&src->ent, n);
-  return dc__prng_below(&src->ent, n);
+  return dc__below_if(src, 1, n);
 }
 /* 1 with probability pct/100. */
 static inline int dc__chance(dc__source *src, unsigned pct) {
@@ -351,8 +398,10 @@ int dc__shrink(dc__exec *ex, const dc__scenario *in, const dc__finding *target,
 /* dc__source_fuzz with DC__FUZZ_MAX_OPS; bytes are not copied (not owned). */
 void dc__fuzz_source(dc__source *src, const void *bytes, size_t len);
 /* dc__source_next, then (byte sources) the payload of a command or control
- * is overwritten with the next input bytes verbatim, so a fuzzer steers
- * magic numbers and length fields byte by byte. Same contract otherwise. */
+ * is the next input bytes verbatim, so a fuzzer steers magic numbers and
+ * length fields byte by byte: op->len is cut to the bytes that remain (and
+ * a command's split clipped to it), op->data points into bytes. Same
+ * contract otherwise. */
 int dc__fuzz_next(dc__source *src, dc__runner *r, dc__op *op);
 typedef void (*dc__fuzz_op_fn)(void *arg, const dc__op *op);
 /* Runs the loaded driver through the operations decoded from bytes (fresh

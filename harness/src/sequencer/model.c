@@ -13,12 +13,6 @@
 /* Scenario process names an opener/sender/exiting process (p0..p11). */
 static int proc_in_range(int i) { return i >= 0 && i < DC__MAX_SPROCS; }
 
-dc__port *dc__runner_port(const dc__runner *r, int slot) {
-  if (slot < 0 || slot >= DC__MAX_SLOTS || !r->slots[slot])
-    return NULL;
-  return dc__port_live(dc__port_handle(r->slots[slot]));
-}
-
 int dc__runner_proc_ok(const dc__runner *r, int i) {
   if (!proc_in_range(i))
     return 0;

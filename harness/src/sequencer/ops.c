@@ -13,12 +13,20 @@
 #define CONTROL_RLEN 64 /* what ERTS offers port_control */
 #define SETTLE_ROUNDS 256
 
+_Atomic unsigned long dc__ss_mode_changes;
+
+/* Every stop_select mode change goes through here (see internal.h). */
+static void set_ss_mode(dc__runner *r, int mode) {
+  r->ssmode = mode;
+  dc__select_set_mode((dc__stop_select_mode)mode);
+  atomic_fetch_add(&dc__ss_mode_changes, 1);
+}
+
 void dc__runner_init(dc__runner *r) {
   memset(r, 0, sizeof *r);
   /* The core starts every run in the usual synchronous mode; keep the
    * runner's view and the core in step even when a runner is reused. */
-  r->ssmode = DC__SS_SYNC;
-  dc__select_set_mode(DC__SS_SYNC);
+  set_ss_mode(r, DC__SS_SYNC);
 }
 
 /* Scenario process i, spawned on first use (so pid numbering follows the
@@ -201,8 +209,7 @@ static int dispatch(dc__runner *r, const dc__op *op) {
   case DC__OP_EXIT:
     return exec_exit(r, op);
   case DC__OP_SSMODE:
-    r->ssmode = op->mode;
-    dc__select_set_mode((dc__stop_select_mode)op->mode);
+    set_ss_mode(r, op->mode);
     return 0;
   case DC__OP_SSRUN:
     return exec_ssrun();

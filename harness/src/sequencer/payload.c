@@ -49,24 +49,24 @@ int dc__entropy_done(const dc__entropy *e) {
 /* ------------------------------------------------------------------------ */
 /* Payloads                                                                  */
 
-/* Sizes 0, 1, small, medium and large (up to max). */
+/* The category of a draw c in [0, 100) whose categories end at ends[0..k)
+ * (ascending): how many ends are <= c. Branch-free: the draw is random. */
+static unsigned category(uint64_t c, const unsigned char *ends, int k) {
+  unsigned cat = 0;
+  for (int i = 0; i < k; i++)
+    cat += c >= ends[i];
+  return cat;
+}
+
+/* Sizes 0, 1, 4 (a 32-bit argument, as many control protocols take),
+ * small, medium, large, and anything up to max: a fixed size or base plus
+ * a second draw below span (no draw where span <= 1). */
 size_t dc__gen_size(dc__source *src, size_t max) {
-  uint64_t c = dc__below(src, 100);
-  size_t n;
-  if (c < 8)
-    n = 0;
-  else if (c < 20)
-    n = 1;
-  else if (c < 35)
-    n = 4; /* a 32-bit argument, as many control protocols take */
-  else if (c < 60)
-    n = 2 + dc__below(src, 15);
-  else if (c < 82)
-    n = 17 + dc__below(src, 240);
-  else if (c < 94)
-    n = 257 + dc__below(src, 3840);
-  else
-    n = dc__below(src, (uint64_t)max + 1);
+  static const unsigned char ends[] = {8, 20, 35, 60, 82, 94};
+  static const size_t base[] = {0, 1, 4, 2, 17, 257, 0};
+  uint64_t span[] = {1, 1, 1, 15, 240, 3840, (uint64_t)max + 1};
+  unsigned cat = category(dc__below(src, 100), ends, sizeof ends);
+  size_t n = base[cat] + dc__below(src, span[cat]);
   return n < max ? n : max;
 }
 
@@ -168,33 +168,31 @@ void dc__gen_payload(dc__source *src, dc__op *op) {
 }
 
 /* Splits a command into several I/O vector pieces, with odd and empty
- * pieces; seg lengths add up to the payload. */
+ * pieces; seg lengths add up to the payload. Each piece but the last is
+ * empty, one byte (if any is left) or a drawn length (drawn only then). */
 void dc__gen_split(dc__source *src, dc__op *op) {
   if (dc__chance(src, 50))
     return; /* one piece */
   int n = 2 + (int)dc__below(src, DC__OP_MAX_SEGS - 1);
   size_t rem = op->len;
-  for (int i = 0; i < n; i++) {
-    size_t l = rem;
-    if (i < n - 1) {
-      uint64_t c = dc__below(src, 4);
-      l = c == 0 ? 0 : c == 1 ? (rem > 0) : dc__below(src, (uint64_t)rem + 1);
-    }
+  for (int i = 0; i < n - 1; i++) {
+    uint64_t c = dc__below(src, 4);
+    size_t drawn = (size_t)dc__below_if(src, c >= 2, (uint64_t)rem + 1);
+    size_t l = c == 0 ? 0 : c == 1 ? (size_t)(rem > 0) : drawn;
     op->seg[i] = l;
     rem -= l;
   }
+  op->seg[n - 1] = rem;
   op->nsegs = n;
 }
 
+/* A command number: mostly where most drivers' commands are (below 5),
+ * else below 16, 256 or 2^32. */
 unsigned dc__gen_cmd(dc__source *src) {
-  uint64_t c = dc__below(src, 100);
-  if (c < 50)
-    return (unsigned)dc__below(src, 5); /* where most drivers' commands are */
-  if (c < 70)
-    return (unsigned)dc__below(src, 16);
-  if (c < 90)
-    return (unsigned)dc__below(src, 256);
-  return (unsigned)dc__below(src, 1ull << 32);
+  static const unsigned char ends[] = {50, 70, 90};
+  static const uint64_t span[] = {5, 16, 256, 1ull << 32};
+  unsigned cat = category(dc__below(src, 100), ends, sizeof ends);
+  return (unsigned)dc__below(src, span[cat]);
 }
 
 /* A random term built with ei_x: atoms, integers, binaries, strings,
