@@ -94,8 +94,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     driver_path = getenv("DRVCHECK_DRIVER");
 #ifndef DC_STATIC_INIT
   if (!driver_path || !*driver_path) {
-    fprintf(stderr, "drvcheck_fuzz_driver: name the driver with "
-                    FLAG "PATH or DRVCHECK_DRIVER=PATH\n");
+    fprintf(stderr, "drvcheck_fuzz_driver: name the driver with " FLAG
+                    "PATH or DRVCHECK_DRIVER=PATH\n");
     exit(2);
   }
 #endif

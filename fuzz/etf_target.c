@@ -93,10 +93,10 @@ static void slice(rd *r, ErlDrvTermData *w) {
 }
 
 static const ErlDrvTermData ops[] = {
-    ERL_DRV_NIL,    ERL_DRV_ATOM,        ERL_DRV_INT,      ERL_DRV_PORT,
-    ERL_DRV_BINARY, ERL_DRV_STRING,      ERL_DRV_TUPLE,    ERL_DRV_LIST,
-    ERL_DRV_PID,    ERL_DRV_STRING_CONS, ERL_DRV_FLOAT,    ERL_DRV_EXT2TERM,
-    ERL_DRV_UINT,   ERL_DRV_BUF2BINARY,  ERL_DRV_INT64,    ERL_DRV_UINT64,
+    ERL_DRV_NIL,    ERL_DRV_ATOM,        ERL_DRV_INT,   ERL_DRV_PORT,
+    ERL_DRV_BINARY, ERL_DRV_STRING,      ERL_DRV_TUPLE, ERL_DRV_LIST,
+    ERL_DRV_PID,    ERL_DRV_STRING_CONS, ERL_DRV_FLOAT, ERL_DRV_EXT2TERM,
+    ERL_DRV_UINT,   ERL_DRV_BUF2BINARY,  ERL_DRV_INT64, ERL_DRV_UINT64,
     ERL_DRV_MAP};
 #define NOPS (sizeof ops / sizeof ops[0])
 
@@ -127,8 +127,9 @@ static int decode_op(rd *r, ErlDrvTermData *w, uint64_t *cell) {
     w[1] = a < 240 ? a % 6 : (ErlDrvTermData)(int32_t)b64(r);
     return 2;
   case ERL_DRV_BINARY:
-    w[1] = a % 4 == 3 ? 0 : a % 4 == 2 ? (ErlDrvTermData)cell
-                                       : (ErlDrvTermData)bins[a % 4];
+    w[1] = a % 4 == 3   ? 0
+           : a % 4 == 2 ? (ErlDrvTermData)cell
+                        : (ErlDrvTermData)bins[a % 4];
     w[2] = b8(r) % 48;
     w[3] = b8(r) % 48;
     return 4;

@@ -25,7 +25,8 @@ static const char *op_diff(const dc__op *a, const dc__op *b) {
     return "slot/proc/cmd";
   if (a->opts != b->opts || a->force != b->force || a->bang != b->bang)
     return "opts/force/bang";
-  if (a->rlen != b->rlen || a->k != b->k || a->mode != b->mode || a->ms != b->ms)
+  if (a->rlen != b->rlen || a->k != b->k || a->mode != b->mode ||
+      a->ms != b->ms)
     return "rlen/k/mode/ms";
   if (a->len != b->len || (a->len && memcmp(a->data, b->data, a->len) != 0))
     return "payload";

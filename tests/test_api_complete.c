@@ -138,8 +138,8 @@ DC_TEST(driver_term_nil_matches) {
  * symbol, so drivers dlopen'ed by drvcheck bind to the mock. */
 DC_TEST(drvcheck_exports_api) {
   load_names();
-  FILE *p = popen("nm -D --defined-only '" DC_DRVCHECK_BIN "' 2>/dev/null",
-                  "r");
+  FILE *p =
+      popen("nm -D --defined-only '" DC_DRVCHECK_BIN "' 2>/dev/null", "r");
   DC_ASSERT(p != NULL);
   static char exported[MAX_NAMES];
   char line[512];

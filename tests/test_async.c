@@ -11,14 +11,14 @@
 
 /* One job's record; the job's async_data points at it. */
 typedef struct job_rec {
-  int n;                 /* job number given by the test */
+  int n; /* job number given by the test */
   int invoked;
-  pthread_t thread;      /* where async_invoke ran */
-  dc__thr_kind kind;     /* dc__tls.kind there */
-  dc__cb cb;             /* dc__tls.cb there */
-  dc__port *ctx_port;    /* dc__tls.port there */
-  int sleep_ms;          /* async_invoke sleeps this long */
-  _Atomic int *gate;     /* async_invoke waits until *gate != 0 */
+  pthread_t thread;   /* where async_invoke ran */
+  dc__thr_kind kind;  /* dc__tls.kind there */
+  dc__cb cb;          /* dc__tls.cb there */
+  dc__port *ctx_port; /* dc__tls.port there */
+  int sleep_ms;       /* async_invoke sleeps this long */
+  _Atomic int *gate;  /* async_invoke waits until *gate != 0 */
   int freed;
 } job_rec;
 
@@ -108,8 +108,8 @@ static dc__port *open_port(void) {
 static long submit(dc__port *p, unsigned *key, int n) {
   dc__cbframe f;
   dc__cb_enter(p, DC__CB_CONTROL, DC__NIL, &f);
-  long id = driver_async(dc__port_handle(p), key, job_invoke, &jobs[n],
-                         job_free);
+  long id =
+      driver_async(dc__port_handle(p), key, job_invoke, &jobs[n], job_free);
   dc__cb_leave(p, &f);
   return id;
 }
@@ -239,9 +239,9 @@ DC_TEST(invalid_port_returns_minus_one_and_runs_nothing) {
   setup();
   dc__port *p = open_port();
   dc__port_terminate(p, "normal");
-  DC_ASSERT_EQ(driver_async(dc__port_handle(p), NULL, job_invoke, &jobs[0],
-                            job_free),
-               -1);
+  DC_ASSERT_EQ(
+      driver_async(dc__port_handle(p), NULL, job_invoke, &jobs[0], job_free),
+      -1);
   dc__async_wait_idle();
   DC_ASSERT_EQ(dc__async_pending(NULL), 0);
   DC_ASSERT(!jobs[0].invoked);
@@ -328,9 +328,9 @@ DC_TEST(stop_frees_undelivered_and_never_run_jobs) {
   DC_ASSERT_EQ(jobs[0].freed, 1);
   DC_ASSERT_EQ(jobs[1].freed, 1);
   DC_ASSERT_EQ(ready.calls, 0);
-  DC_ASSERT_EQ(driver_async(dc__port_handle(p), NULL, job_invoke, &jobs[2],
-                            job_free),
-               -1); /* no pool */
+  DC_ASSERT_EQ(
+      driver_async(dc__port_handle(p), NULL, job_invoke, &jobs[2], job_free),
+      -1); /* no pool */
   dc__async_start(2);
   DC_ASSERT(submit(p, NULL, 3) > 0);
   dc__async_wait_idle();
@@ -364,8 +364,8 @@ DC_TEST(job_keeps_the_port_data_lock_alive) {
   pdl_seen = driver_pdl_create(dc__port_handle(p));
   DC_ASSERT(pdl_seen != NULL);
   DC_ASSERT_EQ(driver_pdl_get_refc(pdl_seen), 1);
-  long id = driver_async(dc__port_handle(p), NULL, pdl_invoke, &jobs[0],
-                         job_free);
+  long id =
+      driver_async(dc__port_handle(p), NULL, pdl_invoke, &jobs[0], job_free);
   DC_ASSERT(id > 0);
   DC_ASSERT_EQ(driver_pdl_get_refc(pdl_seen), 2);
   dc__cb_leave(p, &f);

@@ -7,15 +7,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "runner.h"
 #include "core/msan_shim.h" /* MSan: cJSON hooks for report parsing */
+#include "runner.h"
 
 #define BIN DC_DRVCHECK_BIN
 #define DRV DC_DRIVER_DIR
 
 /* Runs a shell command; captures stdout and stderr separately (caller-owned
  * buffers) and returns the exit status. */
-static int run(const char *cmd, char *out, size_t ocap, char *err, size_t ecap) {
+static int run(const char *cmd, char *out, size_t ocap, char *err,
+               size_t ecap) {
   char full[2048], errfile[] = "/tmp/dc_cli_err_XXXXXX";
   int fd = mkstemp(errfile);
   if (fd < 0)
@@ -123,7 +124,8 @@ DC_TEST(load_problems_exit_2_with_one_line) {
 }
 
 DC_TEST(unwritable_report_exits_2) {
-  expect_load_error("run " DRV "/echo_drv.so --quiet --report /nonexistent/r.json",
+  expect_load_error("run " DRV
+                    "/echo_drv.so --quiet --report /nonexistent/r.json",
                     "cannot write report");
 }
 
@@ -235,7 +237,8 @@ DC_TEST_T(same_seed_same_report, SAME_SEED_TIMEOUT_S) {
 /* --disable silences exactly that rule; an unknown id is a usage error. */
 DC_TEST_T(disable_and_suppress_rules, 60) {
   cJSON *r;
-  DC_ASSERT_EQ(run_report(DRV "/bad/bad_flags.so", "--quiet --sequences 1", &r), 0);
+  DC_ASSERT_EQ(run_report(DRV "/bad/bad_flags.so", "--quiet --sequences 1", &r),
+               0);
   DC_ASSERT_EQ(cJSON_GetArraySize(get(r, "findings")), 1);
   cJSON_Delete(r);
   DC_ASSERT_EQ(run_report(DRV "/bad/bad_flags.so",
@@ -243,7 +246,8 @@ DC_TEST_T(disable_and_suppress_rules, 60) {
                0);
   DC_ASSERT_EQ(cJSON_GetArraySize(get(r, "findings")), 0);
   cJSON_Delete(r);
-  expect_load_error("run " DRV "/echo_drv.so --disable no.such_rule", "--disable");
+  expect_load_error("run " DRV "/echo_drv.so --disable no.such_rule",
+                    "--disable");
 
   char supp[] = "/tmp/dc_supp_XXXXXX", args[256];
   int fd = mkstemp(supp);

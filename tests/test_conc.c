@@ -23,16 +23,16 @@ typedef struct {
 } t_state;
 
 static _Atomic int opened;
-static _Atomic int inside;       /* controls running right now */
-static _Atomic int max_inside;   /* most controls seen running at once */
-static _Atomic int not_emu;      /* a callback ran on a non-emulator thread */
-static _Atomic int on_main;      /* a callback ran on the dispatching thread */
-static _Atomic int slow_done;    /* control 3 finished */
+static _Atomic int inside;     /* controls running right now */
+static _Atomic int max_inside; /* most controls seen running at once */
+static _Atomic int not_emu;    /* a callback ran on a non-emulator thread */
+static _Atomic int on_main;    /* a callback ran on the dispatching thread */
+static _Atomic int slow_done;  /* control 3 finished */
 static pthread_t main_thread;
 static unsigned rec[MAXP][NREC]; /* per port: command numbers in run order */
 static _Atomic int nrec[MAXP];
 static char seen_data[64];
-static int stop_saw_slow;        /* stop ran after control 3 finished */
+static int stop_saw_slow; /* stop ran after control 3 finished */
 
 static ErlDrvData t_start(ErlDrvPort port, char *cmd) {
   (void)cmd;
@@ -127,7 +127,8 @@ static int control(dc__runner *r, int slot, unsigned cmd, const void *data,
   return dc__conc_exec(r, &op);
 }
 
-/* ---- tests ----------------------------------------------------------------- */
+/* ---- tests -----------------------------------------------------------------
+ */
 
 DC_TEST(port_locking_runs_two_ports_at_the_same_time) {
   dc__runner r;
@@ -340,8 +341,9 @@ static void k_output(ErlDrvData d, char *buf, ErlDrvSizeT len) {
   driver_free_binary(b);
   if (write(st->fds[1], "x", 1) != 1)
     driver_failure_atom(st->port, "write");
-  ErlDrvTermData spec[] = {ERL_DRV_PORT, driver_mk_port(st->port), ERL_DRV_INT,
-                           (ErlDrvTermData)st->n, ERL_DRV_TUPLE, 2};
+  ErlDrvTermData spec[] = {ERL_DRV_PORT,  driver_mk_port(st->port),
+                           ERL_DRV_INT,   (ErlDrvTermData)st->n,
+                           ERL_DRV_TUPLE, 2};
   erl_drv_output_term(driver_mk_port(st->port), spec, 6);
 }
 

@@ -6,8 +6,8 @@
  * "msg T", "control T", "call T", "command T", "open T", "wait Ms" with T in
  * io:format("~w") syntax, ports shown as `port` and pids as `pid`; the two
  * line lists must be equal. The escript traps exits, so port exit reasons
- * arrive as {'EXIT', Port, Reason} messages on both sides. The step lists here mirror steps/1 in the
- * escript: keep both in sync.
+ * arrive as {'EXIT', Port, Reason} messages on both sides. The step lists here
+ * mirror steps/1 in the escript: keep both in sync.
  *
  * The bad drivers are checked against erl_ddll:load_driver's verdict: the
  * ones erl refuses must be refused by dc__load_driver with exactly one
@@ -22,7 +22,16 @@
 /* ------------------------------------------------------------------------ */
 /* Scenario table                                                            */
 
-typedef enum { S_END, S_OPEN, S_CMD, S_CTL, S_CALL, S_CLOSE, S_BANG, S_WAIT } step_kind;
+typedef enum {
+  S_END,
+  S_OPEN,
+  S_CMD,
+  S_CTL,
+  S_CALL,
+  S_CLOSE,
+  S_BANG,
+  S_WAIT
+} step_kind;
 
 typedef struct {
   step_kind kind;
@@ -32,15 +41,24 @@ typedef struct {
   size_t len;         /* ctl: byte count (the bytes may contain NUL) */
 } step;
 
-#define OPEN(opts) {S_OPEN, (opts), {NULL}, 0}
-#define CMD(...) {S_CMD, 0, {__VA_ARGS__}, 0}
-#define CMD0 {S_CMD, 0, {NULL}, 0}
-#define CTL(op, lit) {S_CTL, (op), {lit}, sizeof(lit) - 1}
-#define CALL(op, term) {S_CALL, (op), {term}, 0}
-#define CLOSE {S_CLOSE, 0, {NULL}, 0}
-#define BANG_CLOSE {S_BANG, 0, {NULL}, 0}
-#define WAIT(ms) {S_WAIT, (ms), {NULL}, 0}
-#define END {S_END, 0, {NULL}, 0}
+#define OPEN(opts)                                                             \
+  { S_OPEN, (opts), {NULL}, 0 }
+#define CMD(...)                                                               \
+  { S_CMD, 0, {__VA_ARGS__}, 0 }
+#define CMD0                                                                   \
+  { S_CMD, 0, {NULL}, 0 }
+#define CTL(op, lit)                                                           \
+  { S_CTL, (op), {lit}, sizeof(lit) - 1 }
+#define CALL(op, term)                                                         \
+  { S_CALL, (op), {term}, 0 }
+#define CLOSE                                                                  \
+  { S_CLOSE, 0, {NULL}, 0 }
+#define BANG_CLOSE                                                             \
+  { S_BANG, 0, {NULL}, 0 }
+#define WAIT(ms)                                                               \
+  { S_WAIT, (ms), {NULL}, 0 }
+#define END                                                                    \
+  { S_END, 0, {NULL}, 0 }
 
 typedef struct {
   const char *name;   /* scenario name (escript steps/1 clause) */
@@ -70,8 +88,8 @@ static const scenario scenarios[] = {
      (const step[]){OPEN(DC__OPT_BINARY), CMD("ping"), CMD("ab", "c"), CLOSE,
                     END}},
     {"async", "async_drv", "",
-     (const step[]){OPEN(DC__OPT_BINARY), CMD("abc"), CMD("hello"), CMD0,
-                    CLOSE, END}},
+     (const step[]){OPEN(DC__OPT_BINARY), CMD("abc"), CMD("hello"), CMD0, CLOSE,
+                    END}},
     {"term", "term_drv", "",
      (const step[]){OPEN(0), CTL(1, ""), CTL(2, ""), CTL(3, ""), CTL(4, ""),
                     CTL(5, ""), CLOSE, END}},
@@ -305,18 +323,29 @@ static dc__port *do_step(dc__port *p, ErlDrvTermData self, const step *s,
     }
     return r.port;
   }
-  case S_CMD: do_command(p, self, s); break;
-  case S_CTL: dc__port_control(p, self, s->op, s->arg[0], s->len); break;
-  case S_CALL: do_call(p, self, s); break;
-  case S_CLOSE: dc__port_exit(p, "normal", 0); break;
-  case S_BANG: dc__port_exit(p, "normal", 1); break;
+  case S_CMD:
+    do_command(p, self, s);
+    break;
+  case S_CTL:
+    dc__port_control(p, self, s->op, s->arg[0], s->len);
+    break;
+  case S_CALL:
+    do_call(p, self, s);
+    break;
+  case S_CLOSE:
+    dc__port_exit(p, "normal", 0);
+    break;
+  case S_BANG:
+    dc__port_exit(p, "normal", 1);
+    break;
   case S_WAIT:
     snprintf(line, sizeof line, "wait %u", s->op);
     lines_add(out, line);
     settle();
     dc__timer_advance(s->op);
     break;
-  case S_END: break;
+  case S_END:
+    break;
   }
   return p;
 }

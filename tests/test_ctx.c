@@ -21,19 +21,19 @@
 
 /* Control commands of the test driver. */
 enum {
-  C_ASYNC_OUTPUT = 1,  /* async_invoke calls driver_output */
-  C_ASYNC_SEND_TERM,   /* async_invoke uses erl_drv_send_term + alloc/free */
-  C_THREAD_PDL_ENQ,    /* driver thread: driver_pdl_lock + driver_enq */
-  C_THREAD_OUTPUT,     /* driver thread: driver_output */
-  C_SELECT_PIPE,       /* select a pipe's read end with ERL_DRV_USE */
-  C_DESELECT_PIPE,     /* deselect it with ERL_DRV_USE (-> stop_select) */
-  C_OUTPUT_STALE,      /* driver_output on the remembered stale handle */
-  C_OUTPUT_OTHER,      /* driver_output on the other open port */
-  C_CREATE_AND_USE,    /* driver_create_port, then use the new port */
-  C_USE_CREATED,       /* use the port created by an earlier callback */
-  C_FAIL_SELF,         /* driver_failure_atom on its own port */
-  C_SPIN,              /* burn 20 ms of CPU */
-  C_SPIN_REPORTED      /* the same, reporting 100% every 0.5 ms */
+  C_ASYNC_OUTPUT = 1, /* async_invoke calls driver_output */
+  C_ASYNC_SEND_TERM,  /* async_invoke uses erl_drv_send_term + alloc/free */
+  C_THREAD_PDL_ENQ,   /* driver thread: driver_pdl_lock + driver_enq */
+  C_THREAD_OUTPUT,    /* driver thread: driver_output */
+  C_SELECT_PIPE,      /* select a pipe's read end with ERL_DRV_USE */
+  C_DESELECT_PIPE,    /* deselect it with ERL_DRV_USE (-> stop_select) */
+  C_OUTPUT_STALE,     /* driver_output on the remembered stale handle */
+  C_OUTPUT_OTHER,     /* driver_output on the other open port */
+  C_CREATE_AND_USE,   /* driver_create_port, then use the new port */
+  C_USE_CREATED,      /* use the port created by an earlier callback */
+  C_FAIL_SELF,        /* driver_failure_atom on its own port */
+  C_SPIN,             /* burn 20 ms of CPU */
+  C_SPIN_REPORTED     /* the same, reporting 100% every 0.5 ms */
 };
 
 static struct {
@@ -42,9 +42,9 @@ static struct {
   ErlDrvPort stale;   /* handle of a port that has stopped */
   ErlDrvPort created; /* made by driver_create_port */
   int pipe[2];
-  int ss_call;       /* stop_select: 1 driver_free, 2 driver_select */
-  void *ss_block;    /* freed (wrongly) in stop_select */
-  int stop_outputs;  /* stop sends a goodbye with driver_output */
+  int ss_call;      /* stop_select: 1 driver_free, 2 driver_select */
+  void *ss_block;   /* freed (wrongly) in stop_select */
+  int stop_outputs; /* stop sends a goodbye with driver_output */
   ErlDrvPDL pdl;
 } st = {.pipe = {-1, -1}};
 
@@ -88,8 +88,8 @@ static void job_invoke(void *arg) {
   /* The thread-safe way to talk to Erlang from an async job. */
   char *scratch = driver_alloc(32);
   ErlDrvBinary *b = driver_alloc_binary(8);
-  ErlDrvTermData spec[] = {ERL_DRV_PORT, j->port_term, ERL_DRV_ATOM, j->atom,
-                           ERL_DRV_TUPLE, 2};
+  ErlDrvTermData spec[] = {ERL_DRV_PORT, j->port_term,  ERL_DRV_ATOM,
+                           j->atom,      ERL_DRV_TUPLE, 2};
   erl_drv_send_term(j->port_term, j->to, spec, 6);
   driver_free_binary(b);
   driver_free(scratch);

@@ -12,9 +12,9 @@
 
 static ErlDrvBinary *g_kept;
 static struct {
-  int keep;        /* inc_refc binv[1] and keep it in g_kept */
-  int write_now;   /* write binv[1] during outputv */
-  int over_free;   /* driver_free_binary(binv[1]) without owning it */
+  int keep;      /* inc_refc binv[1] and keep it in g_kept */
+  int write_now; /* write binv[1] during outputv */
+  int over_free; /* driver_free_binary(binv[1]) without owning it */
 } cfg;
 
 enum { C_WRITE_KEPT = 1, C_FREE_KEPT };

@@ -9,15 +9,15 @@ static ErlDrvPort g_port;
 static ErlDrvBinary *g_bin;
 
 enum {
-  C_OUTPUT = 1,  /* driver_output_binary of g_bin (kept) */
-  C_WRITE,       /* writes g_bin[0]: the defect */
-  C_FREE,        /* frees g_bin */
-  C_ENQ,         /* driver_enq_bin of g_bin (kept) */
-  C_DEQ,         /* dequeues everything */
-  C_CTL_REPLY,   /* binary control reply of g_bin, a reference kept */
-  C_PRIVATE,     /* fills a binary that was never delivered, twice */
-  C_WRITE_TAIL,  /* writes g_bin bytes after the delivered slice */
-  C_FRESH_COPY   /* the fixed twin: copies g_bin, writes the copy */
+  C_OUTPUT = 1, /* driver_output_binary of g_bin (kept) */
+  C_WRITE,      /* writes g_bin[0]: the defect */
+  C_FREE,       /* frees g_bin */
+  C_ENQ,        /* driver_enq_bin of g_bin (kept) */
+  C_DEQ,        /* dequeues everything */
+  C_CTL_REPLY,  /* binary control reply of g_bin, a reference kept */
+  C_PRIVATE,    /* fills a binary that was never delivered, twice */
+  C_WRITE_TAIL, /* writes g_bin bytes after the delivered slice */
+  C_FRESH_COPY  /* the fixed twin: copies g_bin, writes the copy */
 };
 
 static ErlDrvData dstart(ErlDrvPort port, char *cmd) {
@@ -33,7 +33,9 @@ static void new_bin(void) {
 }
 
 /* Exported (non-static) so strict mode can name it as the writer. */
-__attribute__((noinline)) void rul_dlv_write_byte(ErlDrvBinary *b, int at) { b->orig_bytes[at] ^= 0x5A; }
+__attribute__((noinline)) void rul_dlv_write_byte(ErlDrvBinary *b, int at) {
+  b->orig_bytes[at] ^= 0x5A;
+}
 
 static ErlDrvSSizeT dcontrol(ErlDrvData d, unsigned int cmd, char *buf,
                              ErlDrvSizeT len, char **rbuf, ErlDrvSizeT rlen) {
@@ -241,5 +243,3 @@ DC_TEST(bin_leak_reports_driver_held_binary) {
   dc__unload_driver();
   DC_ASSERT(only(DC_RULE_BIN_LEAK) != NULL);
 }
-
-

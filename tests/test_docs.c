@@ -190,9 +190,9 @@ DC_TEST(pages_are_30_to_70_lines) {
 
 /* Pages may only name options drvcheck has (or is getting in this issue). */
 static const char *const known_options[] = {
-    "--disable", "--suppressions", "--strict-binaries", "--hang-ms",
-    "--time",    "--sequences",    "--seed",            "--report",
-    "--list-rules"};
+    "--disable", "--suppressions", "--strict-binaries",
+    "--hang-ms", "--time",         "--sequences",
+    "--seed",    "--report",       "--list-rules"};
 
 /* Fails unless the option spelled at `o` ("--name...") is a known one. */
 static void check_option(const char *id, const char *o) {
@@ -240,8 +240,8 @@ DC_TEST(index_lists_every_rule_with_catalogue_severity_and_title) {
              sev_name(dc_rule_severity(i)), dc_rule_title(i), id, id);
     size_t n = strcspn(row, "\n") + 1;
     if (n != strlen(want) || strncmp(row, want, n) != 0)
-      DC_FAIL("README.md row for %s is\n  %.*s  want\n  %s", id,
-              (int)n - 1, row, want);
+      DC_FAIL("README.md row for %s is\n  %.*s  want\n  %s", id, (int)n - 1,
+              row, want);
   }
   free(index);
 }
@@ -278,8 +278,9 @@ DC_TEST(index_and_directory_hold_no_unknown_rule) {
 
 /* The committed index is exactly what the script makes of --list-rules. */
 DC_TEST(index_is_up_to_date_with_the_generator) {
-  const char *cmd = "sh '" DC_SOURCE_DIR "/scripts/gen-rules-index' --check '"
-                    DC_DRVCHECK_BIN "' 2>&1";
+  const char *cmd =
+      "sh '" DC_SOURCE_DIR "/scripts/gen-rules-index' --check '" DC_DRVCHECK_BIN
+      "' 2>&1";
   FILE *p = popen(cmd, "r");
   DC_ASSERT(p);
   char out[2048];

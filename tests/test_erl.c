@@ -31,8 +31,7 @@ static const char *show(ei_x_buff *x, char *buf, size_t cap) {
 
 static const char *show_bytes(const unsigned char *etf, size_t n, char *buf,
                               size_t cap) {
-  return dc__etf_print((const char *)etf, n, buf, cap) == 0 ? buf
-                                                            : "<invalid>";
+  return dc__etf_print((const char *)etf, n, buf, cap) == 0 ? buf : "<invalid>";
 }
 
 DC_TEST(print_integers) {
@@ -43,8 +42,8 @@ DC_TEST(print_integers) {
   EXPECT_TERM("-9223372036854775808",
               ei_x_encode_longlong(&x_, (long long)(1ULL << 63)));
   /* term_to_binary(-12345678901234567890123) */
-  static const unsigned char big[] = {131, 110, 10,  1,  203, 68, 66,
-                                      113, 118, 78, 182, 66, 157, 2};
+  static const unsigned char big[] = {131, 110, 10, 1,   203, 68,  66,
+                                      113, 118, 78, 182, 66,  157, 2};
   char b[128];
   DC_ASSERT_STREQ(show_bytes(big, sizeof big, b, sizeof b),
                   "-12345678901234567890123");
@@ -54,19 +53,34 @@ DC_TEST(print_floats_like_otp25) {
   static const struct {
     double d;
     const char *s;
-  } t[] = {{0.0, "0.0"}, {-0.0, "-0.0"}, {1.0, "1.0"}, {0.1, "0.1"},
-           {100.0, "100.0"}, {1000.0, "1.0e3"}, {123456.0, "123456.0"},
-           {12340.0, "12340.0"}, {1234.5, "1234.5"}, {1.0e15, "1.0e15"},
-           {123456789012345680.0, "1.2345678901234568e17"}, {0.001, "0.001"},
-           {0.0001, "0.0001"}, {1.0e-5, "1.0e-5"}, {0.0001234, "1.234e-4"},
-           {0.001234, "0.001234"}, {1.7976931348623157e308,
-            "1.7976931348623157e308"}, {5.0e-324, "5.0e-324"},
+  } t[] = {{0.0, "0.0"},
+           {-0.0, "-0.0"},
+           {1.0, "1.0"},
+           {0.1, "0.1"},
+           {100.0, "100.0"},
+           {1000.0, "1.0e3"},
+           {123456.0, "123456.0"},
+           {12340.0, "12340.0"},
+           {1234.5, "1234.5"},
+           {1.0e15, "1.0e15"},
+           {123456789012345680.0, "1.2345678901234568e17"},
+           {0.001, "0.001"},
+           {0.0001, "0.0001"},
+           {1.0e-5, "1.0e-5"},
+           {0.0001234, "1.234e-4"},
+           {0.001234, "0.001234"},
+           {1.7976931348623157e308, "1.7976931348623157e308"},
+           {5.0e-324, "5.0e-324"},
            {9007199254740993.0, "9.007199254740992e15"},
            {4503599627370497.0, "4503599627370497.0"},
-           {450359962737049.7, "450359962737049.7"}, {2.0 / 3,
-            "0.6666666666666666"}, {1.0e9, "1.0e9"}, {-1.5e-7, "-1.5e-7"},
-           {123456789.0, "123456789.0"}, {12345678901.0, "12345678901.0"},
-           {1.0e-4 * 1.5, "1.5000000000000001e-4"}, {99.5, "99.5"}};
+           {450359962737049.7, "450359962737049.7"},
+           {2.0 / 3, "0.6666666666666666"},
+           {1.0e9, "1.0e9"},
+           {-1.5e-7, "-1.5e-7"},
+           {123456789.0, "123456789.0"},
+           {12345678901.0, "12345678901.0"},
+           {1.0e-4 * 1.5, "1.5000000000000001e-4"},
+           {99.5, "99.5"}};
   for (size_t i = 0; i < sizeof t / sizeof *t; i++)
     EXPECT_TERM(t[i].s, ei_x_encode_double(&x_, t[i].d));
 }
@@ -74,21 +88,25 @@ DC_TEST(print_floats_like_otp25) {
 DC_TEST(print_atoms_quoted_when_needed) {
   static const struct {
     const char *name, *s;
-  } t[] = {{"a", "a"}, {"aB", "aB"}, {"a_b@c1", "a_b@c1"}, {"A", "'A'"},
-           {"EXIT", "'EXIT'"}, {"a b", "'a b'"}, {"", "''"}, {"and", "'and'"},
-           {"end", "'end'"}, {"maybe", "maybe"}, {"it's", "'it\\'s'"},
-           {"a\\b", "'a\\\\b'"}, {"\n", "'\\n'"}, {"\001", "'\\001'"},
-           {"\x7f", "'\\d'"}, {"_a", "'_a'"}, {"1a", "'1a'"},
-           {"\a\b\t\v\f\r\x1b", "'\\007\\b\\t\\v\\f\\r\\e'"},
-           {"true", "true"}};
+  } t[] = {
+      {"a", "a"},           {"aB", "aB"},
+      {"a_b@c1", "a_b@c1"}, {"A", "'A'"},
+      {"EXIT", "'EXIT'"},   {"a b", "'a b'"},
+      {"", "''"},           {"and", "'and'"},
+      {"end", "'end'"},     {"maybe", "maybe"},
+      {"it's", "'it\\'s'"}, {"a\\b", "'a\\\\b'"},
+      {"\n", "'\\n'"},      {"\001", "'\\001'"},
+      {"\x7f", "'\\d'"},    {"_a", "'_a'"},
+      {"1a", "'1a'"},       {"\a\b\t\v\f\r\x1b", "'\\007\\b\\t\\v\\f\\r\\e'"},
+      {"true", "true"}};
   for (size_t i = 0; i < sizeof t / sizeof *t; i++)
     EXPECT_TERM(t[i].s, ei_x_encode_atom(&x_, t[i].name));
   /* Latin-1 letters: lower-case start is a plain name, upper-case quoted. */
-  EXPECT_TERM("\xc3\xa9t\xc3\xa9", ei_x_encode_atom_len_as(
-                                       &x_, "\xe9t\xe9", 3, ERLANG_LATIN1,
-                                       ERLANG_UTF8));
-  EXPECT_TERM("'\xc3\x89'", ei_x_encode_atom_len_as(&x_, "\xc9", 1,
-                                                    ERLANG_LATIN1, ERLANG_UTF8));
+  EXPECT_TERM(
+      "\xc3\xa9t\xc3\xa9",
+      ei_x_encode_atom_len_as(&x_, "\xe9t\xe9", 3, ERLANG_LATIN1, ERLANG_UTF8));
+  EXPECT_TERM("'\xc3\x89'", ei_x_encode_atom_len_as(
+                                &x_, "\xc9", 1, ERLANG_LATIN1, ERLANG_UTF8));
   EXPECT_TERM("'a\\x{3B1}'", ei_x_encode_atom_len_as(&x_, "a\xce\xb1", 3,
                                                      ERLANG_UTF8, ERLANG_UTF8));
 }
@@ -139,9 +157,9 @@ DC_TEST(print_pid_port_ref) {
   EXPECT_TERM("#Port<0.3>", dc__x_encode_port(&x_, DC__MK(DC__TAG_PORT, 3)));
   /* term_to_binary(make_ref()) printed #Ref<0.649424587.1521745921.85411> */
   static const unsigned char ref[] = {
-      131, 90,  0,   3,   100, 0,   13,  'n', 'o', 'n', 'o', 'd', 'e',
-      '@', 'n', 'o', 'h', 'o', 's', 't', 0,   0,   0,   0,   0,   1,
-      77,  163, 90,  180, 0,   1,   38,  181, 110, 203};
+      131, 90,  0,   3,   100, 0,   13,  'n', 'o', 'n', 'o', 'd',
+      'e', '@', 'n', 'o', 'h', 'o', 's', 't', 0,   0,   0,   0,
+      0,   1,   77,  163, 90,  180, 0,   1,   38,  181, 110, 203};
   char b[64];
   DC_ASSERT_STREQ(show_bytes(ref, sizeof ref, b, sizeof b),
                   "#Ref<0.649424587.1521745921.85411>");

@@ -145,8 +145,8 @@ static void long_order_scenario(dc__scenario *s) {
                               10 + i);
     else
       off += (size_t)snprintf(text + off, sizeof text - off,
-                              "control %d %u 616263%02x rlen=%d\n", (i % 3) == 0,
-                              filler[i % 5], i, 8 + i);
+                              "control %d %u 616263%02x rlen=%d\n",
+                              (i % 3) == 0, filler[i % 5], i, 8 + i);
   }
   off += (size_t)snprintf(text + off, sizeof text - off, "control 0 3 7a7a\n");
   parse(s, text);

@@ -14,7 +14,8 @@
 #define DRV DC_DRIVER_DIR "/"
 #define BUILD DC_DRIVER_DIR "/.."
 #define SEEDS DC_SOURCE_DIR "/corpus/fuzz/drvcheck_fuzz_driver/"
-#define MAGIC_REGRESS DC_SOURCE_DIR "/corpus/regress/drvcheck_fuzz_driver/fuzz_magic_drv"
+#define MAGIC_REGRESS                                                          \
+  DC_SOURCE_DIR "/corpus/regress/drvcheck_fuzz_driver/fuzz_magic_drv"
 
 static size_t read_file(const char *path, unsigned char *buf, size_t cap) {
   FILE *f = fopen(path, "rb");
@@ -151,8 +152,8 @@ DC_TEST(fuzz_to_scenario_matches_the_fuzz_run) {
   run_in_process(DRV "echo_drv.so", in, n, &direct);
   dc__scenario s;
   dc__scenario_init(&s);
-  DC_ASSERT_EQ(dc__fuzz_to_scenario(in, n, DRV "echo_drv.so", &s, note,
-                                    sizeof note), 0);
+  DC_ASSERT_EQ(
+      dc__fuzz_to_scenario(in, n, DRV "echo_drv.so", &s, note, sizeof note), 0);
   DC_ASSERT_EQ(s.n, direct.n);
   DC_ASSERT(strstr(note, "completed") != NULL);
   char *text = NULL;
@@ -172,8 +173,8 @@ DC_TEST(fuzz_to_scenario_reports_load_errors) {
   char note[256];
   dc__scenario s;
   dc__scenario_init(&s);
-  int rc = dc__fuzz_to_scenario("x", 1, DRV "no_such_drv.so", &s, note,
-                                sizeof note);
+  int rc =
+      dc__fuzz_to_scenario("x", 1, DRV "no_such_drv.so", &s, note, sizeof note);
   DC_ASSERT_EQ(rc, DC_ENOENT);
   DC_ASSERT(strstr(note, "no_such_drv.so") != NULL);
   DC_ASSERT_EQ(s.n, 0);
@@ -207,7 +208,8 @@ DC_TEST_T(fuzz_magic_artifact_converts_and_replays_as_crash, 120) {
     dc__scenario s;
     dc__scenario_init(&s);
     DC_ASSERT_EQ(dc__fuzz_to_scenario(in, n, DRV "bad/fuzz_magic_drv.so", &s,
-                                      note, sizeof note), 0);
+                                      note, sizeof note),
+                 0);
     DC_ASSERT(strstr(note, "crashed") != NULL);
     DC_ASSERT(s.n >= 2 && s.n <= 64);
     const dc__op *last = &s.ops[s.n - 1];
@@ -262,16 +264,21 @@ static int run_cmd(const char *cmd) {
 #define SAN_SIGNALS_DEFAULT                                                    \
   "handle_segv=0:handle_sigbus=0:handle_sigfpe=0:handle_sigill=0 "
 #if defined(__SANITIZE_ADDRESS__)
-#define REPLAY_ENV "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}" SAN_SIGNALS_DEFAULT
+#define REPLAY_ENV                                                             \
+  "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}" SAN_SIGNALS_DEFAULT
 #elif defined(__SANITIZE_THREAD__)
-#define REPLAY_ENV "TSAN_OPTIONS=${TSAN_OPTIONS:+$TSAN_OPTIONS:}" SAN_SIGNALS_DEFAULT
+#define REPLAY_ENV                                                             \
+  "TSAN_OPTIONS=${TSAN_OPTIONS:+$TSAN_OPTIONS:}" SAN_SIGNALS_DEFAULT
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer)
-#define REPLAY_ENV "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}" SAN_SIGNALS_DEFAULT
+#define REPLAY_ENV                                                             \
+  "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}" SAN_SIGNALS_DEFAULT
 #elif __has_feature(thread_sanitizer)
-#define REPLAY_ENV "TSAN_OPTIONS=${TSAN_OPTIONS:+$TSAN_OPTIONS:}" SAN_SIGNALS_DEFAULT
+#define REPLAY_ENV                                                             \
+  "TSAN_OPTIONS=${TSAN_OPTIONS:+$TSAN_OPTIONS:}" SAN_SIGNALS_DEFAULT
 #elif __has_feature(memory_sanitizer)
-#define REPLAY_ENV "MSAN_OPTIONS=${MSAN_OPTIONS:+$MSAN_OPTIONS:}" SAN_SIGNALS_DEFAULT
+#define REPLAY_ENV                                                             \
+  "MSAN_OPTIONS=${MSAN_OPTIONS:+$MSAN_OPTIONS:}" SAN_SIGNALS_DEFAULT
 #endif
 #endif
 #ifndef REPLAY_ENV
@@ -282,10 +289,11 @@ static int run_cmd(const char *cmd) {
  * and dies on the bad driver's regression inputs. */
 DC_TEST_T(replay_executable_runs_seeds_and_reproduces_the_crash, 120) {
   char cmd[2048];
-  snprintf(cmd, sizeof cmd,
-           "%s/fuzz/drvcheck_fuzz_driver_replay --drvcheck-driver=%secho_drv.so "
-           "%s >/dev/null 2>&1",
-           BUILD, DRV, SEEDS);
+  snprintf(
+      cmd, sizeof cmd,
+      "%s/fuzz/drvcheck_fuzz_driver_replay --drvcheck-driver=%secho_drv.so "
+      "%s >/dev/null 2>&1",
+      BUILD, DRV, SEEDS);
   int st = run_cmd(cmd);
   DC_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
   snprintf(cmd, sizeof cmd,

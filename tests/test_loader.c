@@ -179,8 +179,9 @@ DC_TEST(text_file_is_not_a_shared_object) {
 
 DC_TEST(unresolved_symbol_is_named) {
   char err[256] = "";
-  DC_ASSERT_EQ(load_path(DC_DRIVER_DIR "/bad/unresolved_sym.so", err, sizeof err),
-               DC_EUNRESOLVED);
+  DC_ASSERT_EQ(
+      load_path(DC_DRIVER_DIR "/bad/unresolved_sym.so", err, sizeof err),
+      DC_EUNRESOLVED);
   DC_ASSERT(strstr(err, "drvcheck_no_such_function"));
 }
 

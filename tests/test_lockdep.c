@@ -134,7 +134,7 @@ static void hstop(ErlDrvData d) {
 }
 
 ErlDrvSSizeT rul_held_control(ErlDrvData d, unsigned int cmd, char *buf,
-                             ErlDrvSizeT len, char **rbuf, ErlDrvSizeT rlen) {
+                              ErlDrvSizeT len, char **rbuf, ErlDrvSizeT rlen) {
   (void)d, (void)buf, (void)len, (void)rbuf, (void)rlen;
   if (cmd == 1) {
     erl_drv_mutex_lock(g_mu);

@@ -63,7 +63,8 @@ DC_TEST(errno_unknown) {
 
 /* ---- driver_system_info ------------------------------------------------- */
 
-#define SI_SIZE(f) (offsetof(ErlDrvSysInfo, f) + sizeof(((ErlDrvSysInfo *)0)->f))
+#define SI_SIZE(f)                                                             \
+  (offsetof(ErlDrvSysInfo, f) + sizeof(((ErlDrvSysInfo *)0)->f))
 #define SENTINEL 0x5a5a5a5a
 
 static void fill_sentinel(ErlDrvSysInfo *si) { memset(si, 0x5a, sizeof *si); }
@@ -254,10 +255,8 @@ DC_TEST(convert_time_unit_floor) {
   /* erl_time_sup.c floors, also for negative values [OTP25 run] */
   DC_ASSERT_EQ(erl_drv_convert_time_unit(-1, ERL_DRV_MSEC, ERL_DRV_SEC), -1);
   DC_ASSERT_EQ(erl_drv_convert_time_unit(-999, ERL_DRV_MSEC, ERL_DRV_SEC), -1);
-  DC_ASSERT_EQ(erl_drv_convert_time_unit(-1000, ERL_DRV_MSEC, ERL_DRV_SEC),
-               -1);
-  DC_ASSERT_EQ(erl_drv_convert_time_unit(-1001, ERL_DRV_MSEC, ERL_DRV_SEC),
-               -2);
+  DC_ASSERT_EQ(erl_drv_convert_time_unit(-1000, ERL_DRV_MSEC, ERL_DRV_SEC), -1);
+  DC_ASSERT_EQ(erl_drv_convert_time_unit(-1001, ERL_DRV_MSEC, ERL_DRV_SEC), -2);
   DC_ASSERT_EQ(erl_drv_convert_time_unit(1999, ERL_DRV_MSEC, ERL_DRV_SEC), 1);
   DC_ASSERT_EQ(erl_drv_convert_time_unit(-1, ERL_DRV_NSEC, ERL_DRV_USEC), -1);
   DC_ASSERT_EQ(erl_drv_convert_time_unit(3, ERL_DRV_SEC, ERL_DRV_USEC),

@@ -144,9 +144,8 @@ DC_TEST(shim_marks_decoder_outputs_and_nothing_past_them) {
   DC_ASSERT_EQ(ei_decode_string(x.buff, &i, s), 0);
   /* "ab" and its NUL are ei's; s[3] was never written */
   DC_ASSERT_EQ(first_uninit(s, 4), 3);
-  DC_ASSERT_EQ(ei_decode_atom_as(x.buff, &i, a, sizeof a, ERLANG_UTF8, NULL,
-                                 NULL),
-               0);
+  DC_ASSERT_EQ(
+      ei_decode_atom_as(x.buff, &i, a, sizeof a, ERLANG_UTF8, NULL, NULL), 0);
   DC_ASSERT_STREQ(a, "cd");
   DC_ASSERT_EQ(ei_decode_double(x.buff, &i, &d), 0);
   DC_ASSERT(d == 2.5);
@@ -275,8 +274,7 @@ static int run_dir_clean(const char *dir, int *seen) {
     snprintf(so, sizeof so, "%s/%s", dir, de->d_name);
     int rc = run_cli(so, &nfind, first, sizeof first);
     if (rc != 0 || nfind != 0) {
-      fprintf(stderr, "%s: exit %d, %d finding(s): %s\n", so, rc, nfind,
-              first);
+      fprintf(stderr, "%s: exit %d, %d finding(s): %s\n", so, rc, nfind, first);
       bad++;
     }
     (*seen)++;

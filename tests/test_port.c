@@ -610,8 +610,7 @@ DC_TEST(close_with_empty_queue_stops_without_flush) {
   DC_ASSERT_EQ(rec.flushes, 0); /* OTP 25 run: no flush when empty */
   DC_ASSERT_EQ(rec.stops, 1);
   DC_ASSERT_EQ(p->state, DC__PORT_DEAD);
-  ASSERT_EVENT("<0.%lu.0> <- {'EXIT',#Port<0.%u>,normal}", PID(owner),
-               p->idx);
+  ASSERT_EVENT("<0.%lu.0> <- {'EXIT',#Port<0.%u>,normal}", PID(owner), p->idx);
   ASSERT_EVENT("exit #Port<0.%u> -> normal", p->idx);
   /* port_close/1 sends no {Port,closed} */
   ASSERT_NO_EVENT("<0.%lu.0> <- {#Port<0.%u>,closed}", PID(owner), p->idx);
@@ -627,8 +626,7 @@ DC_TEST(close_with_queue_flushes_then_stops_when_drained) {
   DC_ASSERT_EQ(rec.stops, 0);
   DC_ASSERT_EQ(p->state, DC__PORT_CLOSING);
   /* links got the exit signal before flush (OTP 25 run, §3.6) */
-  ASSERT_EVENT("<0.%lu.0> <- {'EXIT',#Port<0.%u>,normal}", PID(owner),
-               p->idx);
+  ASSERT_EVENT("<0.%lu.0> <- {'EXIT',#Port<0.%u>,normal}", PID(owner), p->idx);
   DC_ASSERT_EQ(control(p, 1, "x"), DC_EINVAL); /* invisible while closing */
   dc__timer_advance(5); /* timeout drains the queue; the epilogue stops */
   DC_ASSERT_EQ(rec.timeouts, 1);
@@ -643,8 +641,7 @@ DC_TEST(close_with_kill_skips_flush) {
   dc__port_exit(p, "kill", 0);
   DC_ASSERT_EQ(rec.flushes, 0);
   DC_ASSERT_EQ(rec.stops, 1);
-  ASSERT_EVENT("<0.%lu.0> <- {'EXIT',#Port<0.%u>,killed}", PID(owner),
-               p->idx);
+  ASSERT_EVENT("<0.%lu.0> <- {'EXIT',#Port<0.%u>,killed}", PID(owner), p->idx);
 }
 
 DC_TEST(bang_close_sends_closed_after_stop) {
@@ -684,7 +681,7 @@ DC_TEST(failure_atom_in_control_stops_inside_and_replies) {
   dc__port *p = open_port(0);
   dc__port_control(p, other, 7, "", 0);
   DC_ASSERT_EQ(rec.stops, 1);
-  DC_ASSERT_EQ(rec.stop_depth, 2); /* stop ran nested inside control */
+  DC_ASSERT_EQ(rec.stop_depth, 2);      /* stop ran nested inside control */
   DC_ASSERT_EQ(rec.stop_caller, other); /* still the control caller */
   DC_ASSERT_EQ(p->state, DC__PORT_DEAD);
   ASSERT_EVENT("control #Port<0.%u> -> [111,107]", p->idx);
@@ -732,8 +729,7 @@ DC_TEST(failure_eof_without_option_exits_normal) {
   dc__port *p = open_port(0);
   control(p, 15, ""); /* driver_failure(port, 0) behaves as eof */
   DC_ASSERT_EQ(rec.stops, 1);
-  ASSERT_EVENT("<0.%lu.0> <- {'EXIT',#Port<0.%u>,normal}", PID(owner),
-               p->idx);
+  ASSERT_EVENT("<0.%lu.0> <- {'EXIT',#Port<0.%u>,normal}", PID(owner), p->idx);
 }
 
 DC_TEST(failure_on_closing_port_terminates_now) {
@@ -880,8 +876,8 @@ DC_TEST(create_port_same_driver_no_start) {
   load(0);
   dc__port *p = open_port(0);
   ErlDrvTermData other = dc__proc_spawn("other");
-  ErlDrvPort np = driver_create_port(dc__port_handle(p), other, "child",
-                                     (ErlDrvData)0x77);
+  ErlDrvPort np =
+      driver_create_port(dc__port_handle(p), other, "child", (ErlDrvData)0x77);
   dc__port *c = dc__port_live(np);
   DC_ASSERT(c != NULL && c != p);
   DC_ASSERT_EQ(rec.starts, 1);

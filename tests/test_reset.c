@@ -12,9 +12,7 @@
 #define EV(fd) ((ErlDrvEvent)(intptr_t)(fd))
 
 /* A static test driver counting its load-time calls. */
-static struct {
-  int driver_init_calls, init_calls, finish_calls;
-} seen;
+static struct { int driver_init_calls, init_calls, finish_calls; } seen;
 
 static ErlDrvData drv_start(ErlDrvPort port, char *cmd) {
   (void)cmd;
@@ -56,7 +54,8 @@ static dc__port *open_port(ErlDrvTermData owner) {
   return r.port;
 }
 
-/* ---- async jobs ------------------------------------------------------------ */
+/* ---- async jobs ------------------------------------------------------------
+ */
 
 static struct {
   long tid; /* kernel thread id: unlike a pthread_t, not reused at once */
@@ -147,7 +146,8 @@ DC_TEST(reset_after_fork_starts_a_new_pool) {
   DC_ASSERT_EQ(WEXITSTATUS(status), 0);
 }
 
-/* ---- emulator state -------------------------------------------------------- */
+/* ---- emulator state --------------------------------------------------------
+ */
 
 /* What a run left behind (ports, selected fds, monitors, processes) is gone
  * after the reset, though only the used parts were cleared. */
@@ -185,7 +185,8 @@ DC_TEST(reset_clears_what_the_run_used) {
   close(fds[1]);
 }
 
-/* ---- loading again ---------------------------------------------------------- */
+/* ---- loading again ----------------------------------------------------------
+ */
 
 DC_TEST(load_again_needs_an_earlier_load) {
   char err[256] = "";

@@ -7,8 +7,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "runner.h"
 #include "core/msan_shim.h" /* MSan: cJSON hooks for report parsing */
+#include "runner.h"
 
 /* An ASan build of drvcheck runs LeakSanitizer's check at the end of every
  * run unit (dc__san_child_end), ~30 ms each: shrinking's 400 candidate runs
@@ -25,7 +25,9 @@
 #endif
 #endif
 #ifdef RUN_NO_LEAK_CHECK
-#define BIN "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 " DC_DRVCHECK_BIN
+#define BIN                                                                    \
+  "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks="                  \
+  "0 " DC_DRVCHECK_BIN
 #else
 #define BIN DC_DRVCHECK_BIN
 #endif
@@ -142,7 +144,8 @@ DC_TEST_T(replay_of_a_written_shrunk_scenario_reproduces, 90) {
   snprintf(args, sizeof args, BAD "exec_order_drv.so %s", file);
   DC_ASSERT_EQ(run_report("replay", args, &again), 1);
   cJSON *a = finding(r, "cb.crash"), *b = finding(again, "cb.crash");
-  DC_ASSERT_STREQ(get(a, "location")->valuestring, get(b, "location")->valuestring);
+  DC_ASSERT_STREQ(get(a, "location")->valuestring,
+                  get(b, "location")->valuestring);
   DC_ASSERT_STREQ(get(b, "callback")->valuestring, "control");
   DC_ASSERT(strstr(out, "> control 0 3")); /* replay prints its operations */
   unlink(file);
@@ -169,8 +172,9 @@ DC_TEST(replay_segv_scenario_reports_crash_in_output) {
 
 DC_TEST_T(run_reports_hang_and_continues, 90) {
   cJSON *r;
-  DC_ASSERT_EQ(run_report("run", BAD "exec_hang_drv.so --quiet --hang-ms 200 "
-                                 "--sequences 3",
+  DC_ASSERT_EQ(run_report("run",
+                          BAD "exec_hang_drv.so --quiet --hang-ms 200 "
+                              "--sequences 3",
                           &r),
                1);
   cJSON *f = finding(r, "cb.hang");
@@ -182,14 +186,15 @@ DC_TEST_T(run_reports_hang_and_continues, 90) {
 
 DC_TEST_T(run_reports_abort_in_timeout, 90) {
   cJSON *r;
-  DC_ASSERT_EQ(run_report("run", BAD "exec_abort_drv.so --quiet --sequences 5", &r),
-               1);
+  DC_ASSERT_EQ(
+      run_report("run", BAD "exec_abort_drv.so --quiet --sequences 5", &r), 1);
   cJSON *f = finding(r, "cb.crash");
   DC_ASSERT_STREQ(get(f, "callback")->valuestring, "timeout");
   DC_ASSERT(strstr(get(f, "message")->valuestring, "SIGABRT"));
   /* the timeout callback ran (fatally) and counts as covered */
   cJSON *never = get(get(r, "summary"), "never_ran"), *c;
-  cJSON_ArrayForEach(c, never) DC_ASSERT(strcmp(c->valuestring, "timeout") != 0);
+  cJSON_ArrayForEach(c, never)
+      DC_ASSERT(strcmp(c->valuestring, "timeout") != 0);
   cJSON_Delete(r);
 }
 

@@ -80,9 +80,9 @@ DC_TEST(asan_heap_overflow_is_san_address_at_the_writing_line) {
 
 DC_TEST(ubsan_overflow_is_san_undefined_with_the_check_name) {
   dc__san_report r;
-  DC_ASSERT_EQ(parse_fixture("ubsan_signed_overflow.txt",
-                             "san_undefined_drv.so", &r),
-               DC__SAN_DRIVER);
+  DC_ASSERT_EQ(
+      parse_fixture("ubsan_signed_overflow.txt", "san_undefined_drv.so", &r),
+      DC__SAN_DRIVER);
   DC_ASSERT_EQ(r.rule, DC_RULE_SAN_UNDEFINED);
   /* the summary's check name (report_error_type=1), not the prose */
   DC_ASSERT_STREQ(r.kind, "signed-integer-overflow");
@@ -121,9 +121,9 @@ DC_TEST(tsan_race_is_san_thread_at_the_racing_line) {
 DC_TEST(tsan_default_format_matches_the_module_basename) {
   dc__san_report r;
   /* "#0 bump /tmp/sanx/race_drv.c:24:12 (race_drv.so+0x12e6)" */
-  DC_ASSERT_EQ(parse_fixture("tsan_default_format.txt",
-                             "/elsewhere/race_drv.so", &r),
-               DC__SAN_DRIVER);
+  DC_ASSERT_EQ(
+      parse_fixture("tsan_default_format.txt", "/elsewhere/race_drv.so", &r),
+      DC__SAN_DRIVER);
   DC_ASSERT_EQ(r.rule, DC_RULE_SAN_THREAD);
   DC_ASSERT_STREQ(r.kind, "data race");
   DC_ASSERT_STREQ(r.function, "bump");
@@ -355,8 +355,8 @@ DC_TEST_T(tsan_flags_the_racy_driver_and_not_its_twin, 240) {
    * locking their output callbacks run on per-port threads (conc.c), so
    * the race shows within a few seeds */
   for (uint64_t seed = 1; seed <= 20 && !racy; seed++) {
-    run_sanitized("corpus/drivers/bad/san_race_drv.c", "--tsan", seed, &res,
-                  so, sizeof so);
+    run_sanitized("corpus/drivers/bad/san_race_drv.c", "--tsan", seed, &res, so,
+                  sizeof so);
     const dc__finding *f = find_rule(&res, DC_RULE_SAN_THREAD);
     if (f) {
       DC_ASSERT(strstr(f->location, "race_output "));

@@ -47,9 +47,9 @@ static void expect_error(const char *text, const char *msg) {
   dc__scenario s;
   char err[256];
   dc__scenario_init(&s);
-  DC_ASSERT_EQ(dc__scenario_parse(&s, text, strlen(text), "t.scn", err,
-                                  sizeof err),
-               DC_EPARSE);
+  DC_ASSERT_EQ(
+      dc__scenario_parse(&s, text, strlen(text), "t.scn", err, sizeof err),
+      DC_EPARSE);
   DC_ASSERT_STREQ(err, msg);
   DC_ASSERT_EQ(s.n, 0); /* nothing of a failed text is kept */
   dc__scenario_free(&s);
@@ -71,13 +71,16 @@ DC_TEST(round_trip_every_kind_with_non_default_fields) {
   dc__op ops[DC__OP_COUNT];
   for (int k = 0; k < DC__OP_COUNT; k++)
     ops[k] = dc__op_make((dc__op_kind)k);
-  ops[DC__OP_OPEN].slot = 7, ops[DC__OP_OPEN].opts = DC__OPT_BINARY | DC__OPT_EOF;
+  ops[DC__OP_OPEN].slot = 7,
+  ops[DC__OP_OPEN].opts = DC__OPT_BINARY | DC__OPT_EOF;
   ops[DC__OP_OPEN].proc = 11;
   dc__op *c = &ops[DC__OP_COMMAND];
-  c->slot = 3, c->data = bin5, c->len = 5, c->nsegs = 3, c->force = 1, c->proc = 2;
+  c->slot = 3, c->data = bin5, c->len = 5, c->nsegs = 3, c->force = 1,
+  c->proc = 2;
   c->seg[0] = 0, c->seg[1] = 2, c->seg[2] = 3;
   dc__op *ct = &ops[DC__OP_CONTROL];
-  ct->slot = 1, ct->cmd = 4294967295u, ct->data = (const unsigned char *)"a b#\"\\\n";
+  ct->slot = 1, ct->cmd = 4294967295u,
+  ct->data = (const unsigned char *)"a b#\"\\\n";
   ct->len = 7, ct->rlen = 0, ct->proc = 0;
   dc__op *cl = &ops[DC__OP_CALL];
   cl->slot = 2, cl->cmd = 9, cl->data = bin5, cl->len = 5, cl->proc = 5;
@@ -149,7 +152,8 @@ static size_t random_payload(unsigned char *buf) {
   size_t len = below(8) == 0 ? below(70000) : below(40);
   int text = below(2);
   for (size_t i = 0; i < len; i++)
-    buf[i] = text ? (unsigned char)(0x20 + below(95)) : (unsigned char)below(256);
+    buf[i] =
+        text ? (unsigned char)(0x20 + below(95)) : (unsigned char)below(256);
   if (text && len && below(2))
     buf[below(len)] = "\n\t\r"[below(3)];
   return len;
@@ -230,7 +234,8 @@ DC_TEST(whole_scenario_round_trips_through_write) {
   FILE *f = open_memstream(&text, &len);
   DC_ASSERT_EQ(dc__scenario_write(&a, f, "seed 42\nshrunk: no"), 0);
   fclose(f);
-  DC_ASSERT(strncmp(text, "# seed 42\n# shrunk: no\ndrvcheck-scenario 1\n", 43) == 0);
+  DC_ASSERT(
+      strncmp(text, "# seed 42\n# shrunk: no\ndrvcheck-scenario 1\n", 43) == 0);
   dc__scenario_init(&b);
   DC_ASSERT_EQ(dc__scenario_parse(&b, text, len, "w", err, sizeof err), 0);
   DC_ASSERT_EQ(b.n, a.n);
@@ -290,8 +295,7 @@ DC_TEST(stop_select_and_async_forms) {
 
 DC_TEST(parse_errors_name_file_line_and_expectation) {
   expect_error("opne 0 list", "t.scn:1: expected operation name, got 'opne'");
-  expect_error("# c\n\nopen 8 list",
-               "t.scn:3: expected slot 0..7, got '8'");
+  expect_error("# c\n\nopen 8 list", "t.scn:3: expected slot 0..7, got '8'");
   expect_error("open 1", "t.scn:1: expected list or binary, got ''");
   expect_error("open 0 list by=p12",
                "t.scn:1: expected process p0..p11, got 'by=p12'");
@@ -301,7 +305,8 @@ DC_TEST(parse_errors_name_file_line_and_expectation) {
                "t.scn:1: expected payload (hex, - or \"text\"), got 'abc'");
   expect_error("command 0 zz",
                "t.scn:1: expected payload (hex, - or \"text\"), got 'zz'");
-  expect_error("command 0 \"a\\q\"", "t.scn:1: expected string escape "
+  expect_error("command 0 \"a\\q\"",
+               "t.scn:1: expected string escape "
                "(\\n \\t \\r \\\\ \\\" \\xHH \\ooo), got '\"a\\q\"'");
   expect_error("command 0 \"abc",
                "t.scn:1: expected string ending in '\"', got '\"abc'");
@@ -318,11 +323,13 @@ DC_TEST(parse_errors_name_file_line_and_expectation) {
   expect_error("control 0 1 - rlen=-1",
                "t.scn:1: expected rlen=0..1048576, got 'rlen=-1'");
   expect_error("event 0 0 up", "t.scn:1: expected in or out, got 'up'");
-  expect_error("event 0 64 in", "t.scn:1: expected event index 0..63, got '64'");
+  expect_error("event 0 64 in",
+               "t.scn:1: expected event index 0..63, got '64'");
   expect_error("advance 1e3",
                "t.scn:1: expected milliseconds 0..10^12, got '1e3'");
-  expect_error("async some",
-               "t.scn:1: expected completion index 0..65535 or all, got 'some'");
+  expect_error(
+      "async some",
+      "t.scn:1: expected completion index 0..65535 or all, got 'some'");
   expect_error("exit p1 Normal",
                "t.scn:1: expected reason atom ([a-z][a-zA-Z0-9_@]*, at most "
                "23 chars), got 'Normal'");

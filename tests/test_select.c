@@ -382,9 +382,11 @@ DC_TEST(reselect_before_deferred_stop_select_is_reported_and_cancels_it) {
   dc__select_set_mode(DC__SS_DEFERRED);
   sel(p, fds[0], ERL_DRV_READ | ERL_DRV_USE, 1);
   sel(p, fds[0], ERL_DRV_USE, 0);
-  DC_ASSERT_EQ(dc__findings_count(DC_RULE_SELECT_RESELECT_BEFORE_STOP_SELECT), 0);
+  DC_ASSERT_EQ(dc__findings_count(DC_RULE_SELECT_RESELECT_BEFORE_STOP_SELECT),
+               0);
   DC_ASSERT_EQ(sel(p, fds[0], ERL_DRV_READ | ERL_DRV_USE, 1), 0);
-  DC_ASSERT_EQ(dc__findings_count(DC_RULE_SELECT_RESELECT_BEFORE_STOP_SELECT), 1);
+  DC_ASSERT_EQ(dc__findings_count(DC_RULE_SELECT_RESELECT_BEFORE_STOP_SELECT),
+               1);
   DC_ASSERT_EQ(dc__select_run_deferred(), 0);
   DC_ASSERT_EQ(rec.stop_calls, 0);
   DC_ASSERT_EQ(dc__select_count(p), 1);
@@ -529,7 +531,8 @@ DC_TEST(count_and_next_walk_selected_fds_in_order) {
   int first = a[0] < b[1] ? a[0] : b[1], second = a[0] < b[1] ? b[1] : a[0];
   DC_ASSERT_EQ(dc__select_next(-1, &mode, &o), first);
   DC_ASSERT(o == p);
-  DC_ASSERT_EQ(mode, first == a[0] ? ERL_DRV_READ | ERL_DRV_USE : ERL_DRV_WRITE);
+  DC_ASSERT_EQ(mode,
+               first == a[0] ? ERL_DRV_READ | ERL_DRV_USE : ERL_DRV_WRITE);
   DC_ASSERT_EQ(dc__select_next(first, &mode, &o), second);
   DC_ASSERT_EQ(dc__select_next(second, &mode, &o), -1);
   dc__select_reset(); /* forgets everything, closes nothing */

@@ -21,8 +21,8 @@ typedef struct run_info {
   unsigned ops;
   dc__op_kind last;
   int unloaded;
-  unsigned busy_seen;    /* operations that found a slot's port busy */
-  unsigned forced_busy;  /* COMMAND ops with [force] into a busy port */
+  unsigned busy_seen;   /* operations that found a slot's port busy */
+  unsigned forced_busy; /* COMMAND ops with [force] into a busy port */
 } run_info;
 
 /* Counts trace events whose term contains needle (a driver_output text). */
@@ -130,8 +130,8 @@ DC_TEST_T(corpus_control_bin_drv, 300) { corpus_runs("control_bin_drv"); }
 DC_TEST_T(busy_without_soft_busy_never_gets_output, 120) {
   unsigned busy = 0;
   for (uint64_t seed = 1; seed <= 50; seed++) {
-    run_info ri = gen_run("bad/gen_busy_drv", seed,
-                          (1u << DC__STIM_COUNT) - 1, OPS);
+    run_info ri =
+        gen_run("bad/gen_busy_drv", seed, (1u << DC__STIM_COUNT) - 1, OPS);
     DC_ASSERT_EQ(ri.forced_busy, 0);
     DC_ASSERT(ri.unloaded);
     busy += ri.busy_seen;
@@ -143,8 +143,8 @@ DC_TEST_T(busy_without_soft_busy_never_gets_output, 120) {
 DC_TEST_T(soft_busy_gets_forced_output_while_busy, 120) {
   unsigned forced = 0, seen = 0;
   for (uint64_t seed = 1; seed <= 20; seed++) {
-    run_info ri = gen_run("bad/gen_softbusy_drv", seed,
-                          1u << DC__STIM_BUSY_SEND, OPS);
+    run_info ri =
+        gen_run("bad/gen_softbusy_drv", seed, 1u << DC__STIM_BUSY_SEND, OPS);
     forced += ri.forced_busy;
     seen += trace_count("forced_while_busy");
     DC_ASSERT(atomic_load(&dc__stimuli_applied) & (1u << DC__STIM_BUSY_SEND));
@@ -165,11 +165,11 @@ static void op_dump(const dc__op *op, char *buf, size_t cap) {
     h = (h ^ op->data[i]) * 1099511628211ull;
   if (dc__op_format(op, line, sizeof line) != 0)
     snprintf(line, sizeof line, "?");
-  int n = snprintf(buf, cap, "%s|%d %d %d %u %d %d %d %d %d %d %llu %zu %llx %d",
-                   line, op->kind, op->slot, op->proc, op->cmd, op->opts,
-                   op->force, op->bang, op->rlen, op->k, op->mode,
-                   (unsigned long long)op->ms, op->len, (unsigned long long)h,
-                   op->nsegs);
+  int n =
+      snprintf(buf, cap, "%s|%d %d %d %u %d %d %d %d %d %d %llu %zu %llx %d",
+               line, op->kind, op->slot, op->proc, op->cmd, op->opts, op->force,
+               op->bang, op->rlen, op->k, op->mode, (unsigned long long)op->ms,
+               op->len, (unsigned long long)h, op->nsegs);
   for (int i = 0; i < op->nsegs && n > 0 && (size_t)n < cap; i++)
     n += snprintf(buf + n, cap - (size_t)n, ",%zu", op->seg[i]);
   if (n > 0 && (size_t)n < cap)
@@ -214,8 +214,12 @@ static void same_seed_same_ops(const char *drv) {
 }
 
 DC_TEST_T(same_seed_same_sequence_pipe, 60) { same_seed_same_ops("pipe_drv"); }
-DC_TEST_T(same_seed_same_sequence_queue, 60) { same_seed_same_ops("queue_drv"); }
-DC_TEST_T(same_seed_same_sequence_async, 60) { same_seed_same_ops("async_drv"); }
+DC_TEST_T(same_seed_same_sequence_queue, 60) {
+  same_seed_same_ops("queue_drv");
+}
+DC_TEST_T(same_seed_same_sequence_async, 60) {
+  same_seed_same_ops("async_drv");
+}
 
 /* ------------------------------------------------------------------------ */
 /* Fuzz bytes                                                                */
@@ -230,9 +234,9 @@ static void fuzz_run(const char *drv, const unsigned char *bytes, size_t len) {
 }
 
 DC_TEST_T(fuzz_bytes_decode_into_legal_runs, 120) {
-  static const char *const drvs[] = {"echo_drv", "pipe_drv", "queue_drv",
-                                     "async_drv", "call_drv",
-                                     "bad/gen_busy_drv"};
+  static const char *const drvs[] = {"echo_drv",  "pipe_drv",
+                                     "queue_drv", "async_drv",
+                                     "call_drv",  "bad/gen_busy_drv"};
   static unsigned char buf[8192];
   uint64_t rng = 42;
   for (size_t d = 0; d < sizeof drvs / sizeof *drvs; d++) {
@@ -333,8 +337,8 @@ DC_TEST(runner_refuses_illegal_ops_without_effect) {
   dc__runner r;
   dc_test_load("echo_drv");
   dc__runner_init(&r);
-  unsigned long before = dc__g.cb_count[DC__CB_OUTPUT] +
-                         dc__g.cb_count[DC__CB_OUTPUTV];
+  unsigned long before =
+      dc__g.cb_count[DC__CB_OUTPUT] + dc__g.cb_count[DC__CB_OUTPUTV];
   DC_ASSERT_EQ(run(&r, command(0, "x")), DC_ESTATE); /* no port */
   DC_ASSERT_EQ(dc__g.cb_count[DC__CB_OUTPUT] + dc__g.cb_count[DC__CB_OUTPUTV],
                before);

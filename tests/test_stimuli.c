@@ -62,19 +62,21 @@ static void expect_found_and_replayed(const char *name, const char *must) {
                   spath[] = "/tmp/dc_stim_scn_XXXXXX";
   close(mkstemp(rpath));
   close(mkstemp(spath));
-  snprintf(cmd, sizeof cmd, "%s run %s/bad/%s.so --report %s --quiet", BIN,
-           DRV, name, rpath);
+  snprintf(cmd, sizeof cmd, "%s run %s/bad/%s.so --report %s --quiet", BIN, DRV,
+           name, rpath);
   int rc = run(cmd);
   cJSON *rep = load_json(rpath), *f, *crash = NULL;
   unlink(rpath);
   if (rc != 1)
     DC_FAIL("%s: drvcheck run exited %d, want 1\n%s", name, rc, out);
-  cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(rep, "findings"))
-    if (strcmp(str(f, "rule"), "cb.crash") == 0 && !crash)
-      crash = f;
+  cJSON_ArrayForEach(
+      f, cJSON_GetObjectItemCaseSensitive(
+             rep, "findings")) if (strcmp(str(f, "rule"), "cb.crash") == 0 &&
+                                   !crash) crash = f;
   if (!crash)
     DC_FAIL("%s: no cb.crash finding\n%s", name, out);
-  cJSON *shrunk = cJSON_GetObjectItemCaseSensitive(crash, "shrunk_scenario"), *l;
+  cJSON *shrunk = cJSON_GetObjectItemCaseSensitive(crash, "shrunk_scenario"),
+        *l;
   if (!cJSON_IsArray(shrunk))
     DC_FAIL("%s: cb.crash finding has no shrunk_scenario", name);
   int n = cJSON_GetArraySize(shrunk), has = 0;
@@ -120,7 +122,8 @@ DC_TEST_T(unusual_control_order_is_found, 120) {
   expect_found_and_replayed("seq_control_order_drv", "control ");
 }
 
-/* ---- good drivers, concurrency mode, in-process --------------------------- */
+/* ---- good drivers, concurrency mode, in-process ---------------------------
+ */
 
 /* Runs `seqs` generated sequences on a driver through dc__conc_exec
  * (concurrent per-port workers when the driver declares port locking).

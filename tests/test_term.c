@@ -29,8 +29,10 @@ static void setup(void) {
 }
 
 #define SPEC(...) ((ErlDrvTermData[]){__VA_ARGS__})
-#define NWORDS(...) ((int)(sizeof((ErlDrvTermData[]){__VA_ARGS__}) / sizeof(ErlDrvTermData)))
-#define OUT(...) erl_drv_output_term(PORT, SPEC(__VA_ARGS__), NWORDS(__VA_ARGS__))
+#define NWORDS(...)                                                            \
+  ((int)(sizeof((ErlDrvTermData[]){__VA_ARGS__}) / sizeof(ErlDrvTermData)))
+#define OUT(...)                                                               \
+  erl_drv_output_term(PORT, SPEC(__VA_ARGS__), NWORDS(__VA_ARGS__))
 #define W(x) ((ErlDrvTermData)(x))
 
 static char txt[512];
@@ -99,9 +101,9 @@ DC_TEST(string_opcodes) {
                    ERL_DRV_INT, 7, ERL_DRV_LIST, 2),
                1);
   DC_ASSERT_STREQ(last(), "[[97,98]|7]");
-  DC_ASSERT_EQ(OUT(ERL_DRV_ATOM, driver_mk_atom("t"), ERL_DRV_STRING_CONS,
-                   W("ab"), 2),
-               1);
+  DC_ASSERT_EQ(
+      OUT(ERL_DRV_ATOM, driver_mk_atom("t"), ERL_DRV_STRING_CONS, W("ab"), 2),
+      1);
   DC_ASSERT_STREQ(last(), "[97,98|t]");
   EXPECT_BAD(TERM_MALFORMED, ERL_DRV_STRING, W(NULL), 1);
   EXPECT_BAD(TERM_MALFORMED, ERL_DRV_STRING, W("x"), W(-1));
@@ -110,13 +112,12 @@ DC_TEST(string_opcodes) {
 
 DC_TEST(list_and_tuple_opcodes) {
   setup();
-  DC_ASSERT_EQ(OUT(ERL_DRV_INT, 1, ERL_DRV_INT, 2, ERL_DRV_NIL, ERL_DRV_LIST, 3),
-               1);
+  DC_ASSERT_EQ(
+      OUT(ERL_DRV_INT, 1, ERL_DRV_INT, 2, ERL_DRV_NIL, ERL_DRV_LIST, 3), 1);
   DC_ASSERT_STREQ(last(), "[1,2]");
   /* OTP 25: {INT 1, INT 2, LIST 2, LIST 1} -> [1|2] */
-  DC_ASSERT_EQ(OUT(ERL_DRV_INT, 1, ERL_DRV_INT, 2, ERL_DRV_LIST, 2,
-                   ERL_DRV_LIST, 1),
-               1);
+  DC_ASSERT_EQ(
+      OUT(ERL_DRV_INT, 1, ERL_DRV_INT, 2, ERL_DRV_LIST, 2, ERL_DRV_LIST, 1), 1);
   DC_ASSERT_STREQ(last(), "[1|2]");
   /* OTP 25: {ATOM x, TUPLE 0, TUPLE 2} -> {x,{}} */
   DC_ASSERT_EQ(OUT(ERL_DRV_ATOM, driver_mk_atom("x"), ERL_DRV_TUPLE, 0,
@@ -165,11 +166,11 @@ DC_TEST(ext2term_opcode) {
   setup();
   /* term_to_binary({a,1}) followed by an extra byte: OTP 25 accepts it. */
   static const char ext[] = {(char)131, 104, 2, 119, 1, 'a', 97, 1, 0};
-  DC_ASSERT_EQ(OUT(ERL_DRV_EXT2TERM, W(ext), sizeof ext, ERL_DRV_NIL,
-                   ERL_DRV_TUPLE, 2),
-               1);
+  DC_ASSERT_EQ(
+      OUT(ERL_DRV_EXT2TERM, W(ext), sizeof ext, ERL_DRV_NIL, ERL_DRV_TUPLE, 2),
+      1);
   DC_ASSERT_STREQ(last(), "{{a,1},[]}");
-  EXPECT_BAD(TERM_BAD_EXT, ERL_DRV_EXT2TERM, W(ext), 6); /* truncated */
+  EXPECT_BAD(TERM_BAD_EXT, ERL_DRV_EXT2TERM, W(ext), 6);     /* truncated */
   EXPECT_BAD(TERM_BAD_EXT, ERL_DRV_EXT2TERM, W(ext + 1), 7); /* no 131 */
   EXPECT_BAD(TERM_BAD_EXT, ERL_DRV_EXT2TERM, W(NULL), 3);
   EXPECT_BAD(TERM_BAD_EXT, ERL_DRV_EXT2TERM, W(ext), 0);
@@ -186,9 +187,9 @@ DC_TEST(map_opcode) {
                1);
   DC_ASSERT_STREQ(last(), "#{a => 2,b => 1}");
   /* numbers before atoms before tuples */
-  DC_ASSERT_EQ(OUT(ERL_DRV_NIL, ERL_DRV_TUPLE, 1, ERL_DRV_INT, 1,
-                   ERL_DRV_ATOM, driver_mk_atom("k"), ERL_DRV_INT, 2,
-                   ERL_DRV_INT, 10, ERL_DRV_INT, 3, ERL_DRV_MAP, 3),
+  DC_ASSERT_EQ(OUT(ERL_DRV_NIL, ERL_DRV_TUPLE, 1, ERL_DRV_INT, 1, ERL_DRV_ATOM,
+                   driver_mk_atom("k"), ERL_DRV_INT, 2, ERL_DRV_INT, 10,
+                   ERL_DRV_INT, 3, ERL_DRV_MAP, 3),
                1);
   DC_ASSERT_STREQ(last(), "#{10 => 3,k => 2,{[]} => 1}");
   /* OTP 25: duplicate keys -> -1 */
@@ -199,10 +200,10 @@ DC_TEST(map_opcode) {
 
 DC_TEST(malformed_specs_fail_and_send_nothing) {
   setup();
-  EXPECT_BAD(TERM_MALFORMED, 99);                           /* unknown opcode */
-  EXPECT_BAD(TERM_MALFORMED, ERL_DRV_NIL, ERL_DRV_INT);     /* missing arg */
+  EXPECT_BAD(TERM_MALFORMED, 99);                       /* unknown opcode */
+  EXPECT_BAD(TERM_MALFORMED, ERL_DRV_NIL, ERL_DRV_INT); /* missing arg */
   EXPECT_BAD(TERM_MALFORMED, ERL_DRV_NIL, ERL_DRV_TUPLE, 2); /* underflow */
-  EXPECT_BAD(TERM_MALFORMED, ERL_DRV_NIL, ERL_DRV_NIL);     /* two terms */
+  EXPECT_BAD(TERM_MALFORMED, ERL_DRV_NIL, ERL_DRV_NIL);      /* two terms */
   dc__findings_reset();
   /* OTP 25: n == 0 -> -1 */
   DC_ASSERT_EQ(erl_drv_output_term(PORT, SPEC(ERL_DRV_NIL), 0), -1);
@@ -259,9 +260,10 @@ DC_TEST(port_state_decides_before_the_spec) {
   DC_ASSERT_EQ(OUT(ERL_DRV_NIL), 1);
   P->state = DC__PORT_DEAD;
   DC_ASSERT_EQ(OUT(ERL_DRV_NIL), -1);
-  DC_ASSERT_EQ(driver_output_term(dc__port_handle(P), SPEC(ERL_DRV_NIL), 1), -1);
-  DC_ASSERT_EQ(erl_drv_output_term(DC__MK(DC__TAG_PORT, 700),
-                                   SPEC(ERL_DRV_NIL), 1), -1);
+  DC_ASSERT_EQ(driver_output_term(dc__port_handle(P), SPEC(ERL_DRV_NIL), 1),
+               -1);
+  DC_ASSERT_EQ(
+      erl_drv_output_term(DC__MK(DC__TAG_PORT, 700), SPEC(ERL_DRV_NIL), 1), -1);
   DC_ASSERT_EQ(erl_drv_output_term(OWNER, SPEC(ERL_DRV_NIL), 1), -1);
   DC_ASSERT_EQ(dc__trace_count(), 1);
 }
@@ -272,11 +274,13 @@ DC_TEST(deprecated_forms) {
   DC_ASSERT_EQ(driver_output_term(h, SPEC(ERL_DRV_INT, 1), 2), 1);
   DC_ASSERT_EQ(driver_send_term(h, OWNER, SPEC(ERL_DRV_INT, 2), 2), 1);
   DC_ASSERT_EQ(driver_send_term((ErlDrvPort)&dc__g.ports[1], OWNER,
-                                SPEC(ERL_DRV_INT, 2), 2), -1);
+                                SPEC(ERL_DRV_INT, 2), 2),
+               -1);
   /* From a non-emulator thread the port is not checked, sender undefined. */
   dc__tls.kind = DC__THR_ASYNC;
   DC_ASSERT_EQ(driver_send_term((ErlDrvPort)&dc__g.ports[1], OWNER,
-                                SPEC(ERL_DRV_INT, 3), 2), 1);
+                                SPEC(ERL_DRV_INT, 3), 2),
+               1);
   dc__tls.kind = DC__THR_EMU;
   DC_ASSERT_EQ(dc__trace_count(), 3);
   char b[64];
@@ -307,15 +311,13 @@ DC_TEST(nested_terms_print_as_expected) {
   ErlDrvBinary *b = driver_alloc_binary(2);
   memcpy(b->orig_bytes, "\1\2", 2);
   double f = 1.5;
-  DC_ASSERT_EQ(
-      OUT(ERL_DRV_ATOM, driver_mk_atom("ok"),
-          ERL_DRV_ATOM, driver_mk_atom("a"), ERL_DRV_BINARY, W(b), 2, 0,
-          ERL_DRV_TUPLE, 2,
-          ERL_DRV_ATOM, driver_mk_atom("k"), ERL_DRV_FLOAT, W(&f), ERL_DRV_NIL,
-          ERL_DRV_LIST, 2, ERL_DRV_MAP, 1,
-          ERL_DRV_NIL, ERL_DRV_LIST, 3,
-          ERL_DRV_STRING, W("x"), 1, ERL_DRV_PORT, PORT, ERL_DRV_TUPLE, 4),
-      1);
+  DC_ASSERT_EQ(OUT(ERL_DRV_ATOM, driver_mk_atom("ok"), ERL_DRV_ATOM,
+                   driver_mk_atom("a"), ERL_DRV_BINARY, W(b), 2, 0,
+                   ERL_DRV_TUPLE, 2, ERL_DRV_ATOM, driver_mk_atom("k"),
+                   ERL_DRV_FLOAT, W(&f), ERL_DRV_NIL, ERL_DRV_LIST, 2,
+                   ERL_DRV_MAP, 1, ERL_DRV_NIL, ERL_DRV_LIST, 3, ERL_DRV_STRING,
+                   W("x"), 1, ERL_DRV_PORT, PORT, ERL_DRV_TUPLE, 4),
+               1);
   DC_ASSERT_STREQ(last(), "{ok,[{a,<<1,2>>},#{k => [1.5]}],[120],#Port<0.3>}");
   driver_free_binary(b);
 }
@@ -341,9 +343,8 @@ DC_TEST(term_build_directly) {
   setup();
   ei_x_buff x;
   ei_x_new(&x);
-  DC_ASSERT_EQ(dc__term_build(SPEC(ERL_DRV_INT, 5, ERL_DRV_LIST, 1), 4, &x,
-                              "test"),
-               0);
+  DC_ASSERT_EQ(
+      dc__term_build(SPEC(ERL_DRV_INT, 5, ERL_DRV_LIST, 1), 4, &x, "test"), 0);
   char b[32];
   DC_ASSERT_EQ(dc__etf_print(x.buff, (size_t)x.index, b, sizeof b), 0);
   DC_ASSERT_STREQ(b, "5");

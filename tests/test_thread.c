@@ -263,7 +263,7 @@ DC_TEST(rwlock_writer_exclusive) {
   DC_ASSERT_EQ(run_try(try_write), EBUSY);
   erl_drv_rwlock_rwunlock(rw);
   erl_drv_rwlock_rlock(rw);
-  DC_ASSERT_EQ(run_try(try_read), 0);  /* readers share */
+  DC_ASSERT_EQ(run_try(try_read), 0); /* readers share */
   DC_ASSERT_EQ(run_try(try_write), EBUSY);
   erl_drv_rwlock_runlock(rw);
   DC_ASSERT_EQ(run_try(try_write), 0);
@@ -294,8 +294,7 @@ DC_TEST(tsd_values_per_thread) {
   erl_drv_tsd_set(g_key, &mine);
   ErlDrvTid t;
   void *res = NULL;
-  DC_ASSERT_EQ(erl_drv_thread_create("tsd", &t, tsd_thread, &theirs, NULL),
-               0);
+  DC_ASSERT_EQ(erl_drv_thread_create("tsd", &t, tsd_thread, &theirs, NULL), 0);
   DC_ASSERT_EQ(erl_drv_thread_join(t, &res), 0);
   DC_ASSERT(res == &theirs);
   DC_ASSERT(erl_drv_tsd_get(g_key) == &mine);
@@ -480,8 +479,8 @@ DC_TEST(stale_tid_never_joins_a_newer_thread) {
     DC_ASSERT_EQ(erl_drv_thread_join(old[i], NULL), 0);
   }
   for (int i = 0; i < N; i++)
-    DC_ASSERT_EQ(erl_drv_thread_create("w", &live[i], wait_flag, (void *)&go,
-                                       NULL), 0);
+    DC_ASSERT_EQ(
+        erl_drv_thread_create("w", &live[i], wait_flag, (void *)&go, NULL), 0);
   for (int i = 0; i < N; i++)
     for (int k = 0; k < N; k++)
       DC_ASSERT(live[k] != old[i]); /* else old[i]'s join would hang */

@@ -55,16 +55,15 @@ static const dc__event *last_event(void) {
 }
 
 /* Records the message through dc__trace_port_data and compares bytes. */
-static int same_as_ei(int binary, const char *h, size_t hlen,
-                      const SysIOVec *s, int n) {
+static int same_as_ei(int binary, const char *h, size_t hlen, const SysIOVec *s,
+                      int n) {
   ErlDrvTermData to = dc__proc_spawn("o"), port = DC__MK(DC__TAG_PORT, 7);
   ei_x_buff x;
   ref_encode(&x, port, binary, h, hlen, s, n);
   int ok = dc__trace_port_data(to, port, binary, h, hlen, s, n) == 0;
   const dc__event *ev = last_event();
-  ok = ok && ev && ev->kind == DC__EV_MSG && ev->to == to &&
-       ev->from == port && ev->len == (size_t)x.index &&
-       memcmp(ev->etf, x.buff, ev->len) == 0;
+  ok = ok && ev && ev->kind == DC__EV_MSG && ev->to == to && ev->from == port &&
+       ev->len == (size_t)x.index && memcmp(ev->etf, x.buff, ev->len) == 0;
   ei_x_free(&x);
   return ok;
 }
@@ -105,9 +104,9 @@ DC_TEST(binary_mode_bytes_match_ei) {
   fresh();
   char *big = pattern(100000);
   SysIOVec v[3] = {{"abc", 3}, {"", 0}, {big, 100000}};
-  DC_ASSERT(same_as_ei(1, NULL, 0, v, 1));   /* plain binary */
-  DC_ASSERT(same_as_ei(1, "xy", 2, v, 1));   /* [120,121|<<"abc">>] */
-  DC_ASSERT(same_as_ei(1, NULL, 0, v, 3));   /* [<<..>>,<<>>|<<..>>] */
+  DC_ASSERT(same_as_ei(1, NULL, 0, v, 1)); /* plain binary */
+  DC_ASSERT(same_as_ei(1, "xy", 2, v, 1)); /* [120,121|<<"abc">>] */
+  DC_ASSERT(same_as_ei(1, NULL, 0, v, 3)); /* [<<..>>,<<>>|<<..>>] */
   DC_ASSERT(same_as_ei(1, "xy", 2, v + 1, 1));
   DC_ASSERT(same_as_ei(1, "xy", 2, NULL, 0)); /* header only: a list */
   DC_ASSERT(same_as_ei(1, NULL, 0, NULL, 0)); /* [] */
@@ -169,8 +168,8 @@ DC_TEST(reserve_without_commit_is_not_traced) {
   dc__g.trace_enabled = 0;
   DC_ASSERT(dc__trace_reserve(DC__EV_MSG, DC__NIL, DC__NIL, 2) == NULL);
   SysIOVec one = {"a", 1};
-  DC_ASSERT_EQ(dc__trace_port_data(DC__NIL, DC__MK(DC__TAG_PORT, 1), 0, NULL,
-                                   0, &one, 1),
+  DC_ASSERT_EQ(dc__trace_port_data(DC__NIL, DC__MK(DC__TAG_PORT, 1), 0, NULL, 0,
+                                   &one, 1),
                0);
   DC_ASSERT_EQ(dc__trace_count(), 1);
 }

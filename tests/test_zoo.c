@@ -1,10 +1,10 @@
 /* The driver zoo: every rule has a realistic bad driver that must trigger
  * exactly its rule (corpus/zoo/expect.txt says which), and every good
- * driver (the corpus/drivers examples and the zoo's good/) must yield no finding.
- * Drivers run through the real CLI (drvcheck run ... --report), a few at a
- * time, and the JSON reports are judged here. The table is printed:
- *   rule | driver | detected/MISSED | other findings
- * plus one line of false findings on good drivers. */
+ * driver (the corpus/drivers examples and the zoo's good/) must yield no
+ * finding. Drivers run through the real CLI (drvcheck run ... --report), a few
+ * at a time, and the JSON reports are judged here. The table is printed: rule |
+ * driver | detected/MISSED | other findings plus one line of false findings on
+ * good drivers. */
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
@@ -17,17 +17,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/msan_shim.h" /* MSan: cJSON hooks for report parsing */
 #include "drvcheck/drvcheck.h"
 #include "runner.h"
-#include "core/msan_shim.h" /* MSan: cJSON hooks for report parsing */
 
 #define BUILD_DIR DC_DRIVER_DIR "/.."
 #define ZOO_DIR BUILD_DIR "/zoo"
 #define EXPECT_FILE DC_SOURCE_DIR "/corpus/zoo/expect.txt"
 #define DEFAULT_SEQUENCES 3
 #define GOOD_SEQUENCES 3
-#define WORKERS 3          /* drvcheck runs at a time (2-core CI budget) */
-#define JOB_TIMEOUT_S 170  /* per driver; a hang is killed and fails */
+#define WORKERS 3         /* drvcheck runs at a time (2-core CI budget) */
+#define JOB_TIMEOUT_S 170 /* per driver; a hang is killed and fails */
 #define MAX_ENTRIES 128
 #define MAX_ALLOW 4
 
@@ -157,8 +157,9 @@ static void job_spawn(job *j) {
   close(fd);
   char seq[16];
   snprintf(seq, sizeof seq, "%u", j->sequences);
-  char *argv[] = {DC_DRVCHECK_BIN, "run", (char *)j->so, "--report", j->report,
-                  "--quiet", "--sequences", seq, NULL};
+  char *argv[] = {DC_DRVCHECK_BIN, "run",     (char *)j->so,
+                  "--report",      j->report, "--quiet",
+                  "--sequences",   seq,       NULL};
   if (!cli_has_sequences())
     argv[6] = NULL;
   fflush(NULL);
@@ -271,7 +272,9 @@ static int judge(const entry *e, const cJSON *findings, int *detected,
     if (used < cap)
       used += (size_t)snprintf(others + used, cap - used, "%s%s(%s%s)",
                                used ? " " : "", rule, sev,
-                               is_err ? "!" : allowed(e, rule) ? ", allowed" : "");
+                               is_err             ? "!"
+                               : allowed(e, rule) ? ", allowed"
+                                                  : "");
   }
   if (!others[0])
     snprintf(others, cap, "-");
@@ -345,7 +348,8 @@ DC_TEST_T(bad_drivers_trigger_exactly_their_rule, 590) {
     const job *jb = &jobs[j++];
     DC_ASSERT(idx[j - 1] == k);
     cJSON *r = jb->timed_out ? NULL : job_report(jb);
-    const cJSON *fs = r ? cJSON_GetObjectItemCaseSensitive(r, "findings") : NULL;
+    const cJSON *fs =
+        r ? cJSON_GetObjectItemCaseSensitive(r, "findings") : NULL;
     int detected = 0, bad_others = 0;
     if (!cJSON_IsArray(fs)) {
       snprintf(others, sizeof others, "no report (%s)",
@@ -356,20 +360,23 @@ DC_TEST_T(bad_drivers_trigger_exactly_their_rule, 590) {
     }
     const char *pend = pending_reason(e->rule);
     if (detected)
-      snprintf(verdict, sizeof verdict, "%s", pend ? "detected (pending: remove)"
-                                                   : "detected");
+      snprintf(verdict, sizeof verdict, "%s",
+               pend ? "detected (pending: remove)" : "detected");
     else
-      snprintf(verdict, sizeof verdict, "%s", pend ? "MISSED (pending)" : "MISSED");
+      snprintf(verdict, sizeof verdict, "%s",
+               pend ? "MISSED (pending)" : "MISSED");
     char secs[16];
     snprintf(secs, sizeof secs, "%lds", (long)(jb->ended - jb->started));
-    print_row(e->rule, e->driver, verdict, jb->timed_out ? "kill" : secs, others);
+    print_row(e->rule, e->driver, verdict, jb->timed_out ? "kill" : secs,
+              others);
     if (!detected && pend)
       printf("|   pending: %s\n", pend);
     failures += (!detected && !pend) || bad_others;
     cJSON_Delete(r);
   }
   printf("%d bad driver(s) failed (missed rule, or an error rule not "
-         "expected; marked '!')\n", failures);
+         "expected; marked '!')\n",
+         failures);
   DC_ASSERT_EQ(failures, 0);
 }
 
@@ -410,7 +417,8 @@ DC_TEST_T(good_drivers_yield_no_finding, 590) {
   size_t used = 0;
   for (int i = 0; i < n; i++) {
     cJSON *r = jobs[i].timed_out ? NULL : job_report(&jobs[i]);
-    const cJSON *fs = r ? cJSON_GetObjectItemCaseSensitive(r, "findings") : NULL;
+    const cJSON *fs =
+        r ? cJSON_GetObjectItemCaseSensitive(r, "findings") : NULL;
     const char *name = strrchr(paths[i], '/') + 1;
     if (!cJSON_IsArray(fs)) {
       printf("good driver %s: no report (%s)\n", name,
@@ -421,8 +429,9 @@ DC_TEST_T(good_drivers_yield_no_finding, 590) {
       cJSON_ArrayForEach(f, fs) {
         false_findings++;
         if (used < sizeof line)
-          used += (size_t)snprintf(line + used, sizeof line - used, " %s:%s(%s)",
-                                   name, str_of(f, "rule"), str_of(f, "severity"));
+          used +=
+              (size_t)snprintf(line + used, sizeof line - used, " %s:%s(%s)",
+                               name, str_of(f, "rule"), str_of(f, "severity"));
       }
     }
     cJSON_Delete(r);

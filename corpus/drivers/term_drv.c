@@ -42,12 +42,14 @@ static int send_tagged(term_state *st) {
     return -1;
   memcpy(bin->orig_bytes, "bin", 3);
   ErlDrvTermData spec[] = {
-      ERL_DRV_ATOM,   driver_mk_atom("tagged"),
-      ERL_DRV_PORT,   st->port_term,
-      ERL_DRV_INT,    (ErlDrvTermData)42,
-      ERL_DRV_STRING, (ErlDrvTermData)str, (ErlDrvTermData)3,
-      ERL_DRV_BINARY, (ErlDrvTermData)bin, (ErlDrvTermData)3, (ErlDrvTermData)0,
-      ERL_DRV_TUPLE,  (ErlDrvTermData)5,
+      ERL_DRV_ATOM,        driver_mk_atom("tagged"),
+      ERL_DRV_PORT,        st->port_term,
+      ERL_DRV_INT,         (ErlDrvTermData)42,
+      ERL_DRV_STRING,      (ErlDrvTermData)str,
+      (ErlDrvTermData)3,   ERL_DRV_BINARY,
+      (ErlDrvTermData)bin, (ErlDrvTermData)3,
+      (ErlDrvTermData)0,   ERL_DRV_TUPLE,
+      (ErlDrvTermData)5,
   };
   int rc = erl_drv_output_term(st->port_term, spec, N_ELEMS(spec));
   driver_free_binary(bin);
@@ -60,19 +62,19 @@ static int send_mixed(term_state *st) {
   static char x[] = "x";
   double f = 3.5; /* ERL_DRV_FLOAT takes a pointer, read during the call */
   ErlDrvTermData spec[] = {
-      ERL_DRV_ATOM,   driver_mk_atom("mixed"),
-      ERL_DRV_INT,    (ErlDrvTermData)1,
-      ERL_DRV_ATOM,   driver_mk_atom("two"),
-      ERL_DRV_STRING, (ErlDrvTermData)x, (ErlDrvTermData)1,
-      ERL_DRV_NIL,
-      ERL_DRV_LIST,   (ErlDrvTermData)4,
-      ERL_DRV_ATOM,   driver_mk_atom("b"),
-      ERL_DRV_INT,    (ErlDrvTermData)2,
-      ERL_DRV_ATOM,   driver_mk_atom("a"),
-      ERL_DRV_INT,    (ErlDrvTermData)1,
-      ERL_DRV_MAP,    (ErlDrvTermData)2,
-      ERL_DRV_FLOAT,  (ErlDrvTermData)&f,
-      ERL_DRV_TUPLE,  (ErlDrvTermData)4,
+      ERL_DRV_ATOM,      driver_mk_atom("mixed"),
+      ERL_DRV_INT,       (ErlDrvTermData)1,
+      ERL_DRV_ATOM,      driver_mk_atom("two"),
+      ERL_DRV_STRING,    (ErlDrvTermData)x,
+      (ErlDrvTermData)1, ERL_DRV_NIL,
+      ERL_DRV_LIST,      (ErlDrvTermData)4,
+      ERL_DRV_ATOM,      driver_mk_atom("b"),
+      ERL_DRV_INT,       (ErlDrvTermData)2,
+      ERL_DRV_ATOM,      driver_mk_atom("a"),
+      ERL_DRV_INT,       (ErlDrvTermData)1,
+      ERL_DRV_MAP,       (ErlDrvTermData)2,
+      ERL_DRV_FLOAT,     (ErlDrvTermData)&f,
+      ERL_DRV_TUPLE,     (ErlDrvTermData)4,
   };
   return erl_drv_output_term(st->port_term, spec, N_ELEMS(spec));
 }
@@ -81,8 +83,7 @@ static int send_mixed(term_state *st) {
 static int send_caller(term_state *st) {
   ErlDrvTermData caller = driver_caller(st->port);
   ErlDrvTermData spec[] = {
-      ERL_DRV_ATOM, driver_mk_atom("caller"),
-      ERL_DRV_PID,  caller,
+      ERL_DRV_ATOM,  driver_mk_atom("caller"), ERL_DRV_PID, caller,
       ERL_DRV_TUPLE, (ErlDrvTermData)2,
   };
   return erl_drv_send_term(st->port_term, caller, spec, N_ELEMS(spec));
@@ -99,10 +100,12 @@ static int send_wide(term_state *st) {
       ERL_DRV_INT,         (ErlDrvTermData)(ErlDrvSInt)-1,
       ERL_DRV_INT64,       (ErlDrvTermData)&min64,
       ERL_DRV_UINT64,      (ErlDrvTermData)&max64,
-      ERL_DRV_BUF2BINARY,  (ErlDrvTermData)copied, (ErlDrvTermData)6,
-      ERL_DRV_STRING,      (ErlDrvTermData)cd, (ErlDrvTermData)2,
-      ERL_DRV_STRING_CONS, (ErlDrvTermData)ab, (ErlDrvTermData)2,
-      ERL_DRV_TUPLE,       (ErlDrvTermData)6,
+      ERL_DRV_BUF2BINARY,  (ErlDrvTermData)copied,
+      (ErlDrvTermData)6,   ERL_DRV_STRING,
+      (ErlDrvTermData)cd,  (ErlDrvTermData)2,
+      ERL_DRV_STRING_CONS, (ErlDrvTermData)ab,
+      (ErlDrvTermData)2,   ERL_DRV_TUPLE,
+      (ErlDrvTermData)6,
   };
   return erl_drv_output_term(st->port_term, spec, N_ELEMS(spec));
 }
@@ -117,11 +120,20 @@ static ErlDrvSSizeT term_control(ErlDrvData drv_data, unsigned int command,
   (void)rlen;
   int rc;
   switch (command) {
-  case 1: rc = send_tagged(st); break;
-  case 2: rc = send_mixed(st); break;
-  case 3: rc = send_caller(st); break;
-  case 4: rc = send_wide(st); break;
-  default: return -1;
+  case 1:
+    rc = send_tagged(st);
+    break;
+  case 2:
+    rc = send_mixed(st);
+    break;
+  case 3:
+    rc = send_caller(st);
+    break;
+  case 4:
+    rc = send_wide(st);
+    break;
+  default:
+    return -1;
   }
   return rc == 1 ? 0 : -1; /* 1 = queued for a live receiver */
 }

@@ -7,7 +7,6 @@
 
 #include "bare_api.h"
 
-
 static char sink[1 << 16];
 static volatile size_t sunk;
 
@@ -28,8 +27,8 @@ int driver_output(ErlDrvPort port, char *buf, ErlDrvSizeT len) {
   return 0;
 }
 
-int driver_outputv(ErlDrvPort port, char *hbuf, ErlDrvSizeT hlen,
-                   ErlIOVec *ev, ErlDrvSizeT skip) {
+int driver_outputv(ErlDrvPort port, char *hbuf, ErlDrvSizeT hlen, ErlIOVec *ev,
+                   ErlDrvSizeT skip) {
   (void)port;
   bare_take(hbuf, hlen);
   for (int i = 0; i < ev->vsize; i++) {
@@ -43,4 +42,3 @@ int driver_outputv(ErlDrvPort port, char *hbuf, ErlDrvSizeT hlen,
   }
   return 0;
 }
-

@@ -6,7 +6,8 @@
  * the cheapest conceivable emulator would have it (no checks, no queue, no
  * trace, the data only copied into a sink).
  *
- * usage: DRVCHECK_DRIVER=echo_drv.so bare_fuzz_echo [libFuzzer flags] [CORPUS] */
+ * usage: DRVCHECK_DRIVER=echo_drv.so bare_fuzz_echo [libFuzzer flags] [CORPUS]
+ */
 #include <dlfcn.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,7 +20,8 @@
 
 /* The minimal API lives in bare_api.c. */
 
-/* ---- the target ------------------------------------------------------------ */
+/* ---- the target ------------------------------------------------------------
+ */
 
 static ErlDrvEntry *entry;
 static char open_cmd[64];
@@ -31,10 +33,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   const char *path = getenv("DRVCHECK_DRIVER");
   /* Never closed: libFuzzer keeps reading the driver's coverage counters. */
   void *h = path ? dlopen(path, RTLD_NOW | RTLD_LOCAL) : NULL;
-  ErlDrvEntry *(*init)(void) = h ? (ErlDrvEntry * (*)(void)) dlsym(h, "driver_init") : NULL;
+  ErlDrvEntry *(*init)(void) =
+      h ? (ErlDrvEntry * (*)(void)) dlsym(h, "driver_init") : NULL;
   if (!init || !(entry = init()) || !entry->output) {
-    fprintf(stderr, "bare_fuzz_echo: set DRVCHECK_DRIVER to a driver with output (%s)\n",
-            path ? dlerror() : "unset");
+    fprintf(
+        stderr,
+        "bare_fuzz_echo: set DRVCHECK_DRIVER to a driver with output (%s)\n",
+        path ? dlerror() : "unset");
     exit(2);
   }
   snprintf(open_cmd, sizeof open_cmd, "%s", entry->driver_name);
@@ -45,7 +50,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   ErlDrvData d = entry->start((ErlDrvPort)&port_token, open_cmd);
-  if (d == ERL_DRV_ERROR_GENERAL || d == ERL_DRV_ERROR_ERRNO || d == ERL_DRV_ERROR_BADARG)
+  if (d == ERL_DRV_ERROR_GENERAL || d == ERL_DRV_ERROR_ERRNO ||
+      d == ERL_DRV_ERROR_BADARG)
     return 0;
   /* libFuzzer's buffer is const; ERTS hands drivers a writable one. */
   entry->output(d, (char *)data, size);

@@ -22,7 +22,8 @@
 
 /* The minimal API lives in bare_api.c. */
 
-/* ---- replay ------------------------------------------------------------------ */
+/* ---- replay
+ * ------------------------------------------------------------------ */
 
 typedef struct rec {
   bench_rec r;
@@ -93,9 +94,9 @@ static void command(ErlDrvData d, const rec *x) {
 static void control(ErlDrvData d, const rec *x) {
   char def[CONTROL_RLEN], *rbuf = def;
   size_t rlen = x->r.rlen >= 0 && x->r.rlen < CONTROL_RLEN ? (size_t)x->r.rlen
-                                                            : CONTROL_RLEN;
-  ErlDrvSSizeT n = entry->control(d, x->r.cmd, x->bin->orig_bytes, x->r.len,
-                                  &rbuf, rlen);
+                                                           : CONTROL_RLEN;
+  ErlDrvSSizeT n =
+      entry->control(d, x->r.cmd, x->bin->orig_bytes, x->r.len, &rbuf, rlen);
   if (n > 0)
     bare_take(rbuf, (size_t)n);
   if (rbuf != def)
@@ -157,7 +158,8 @@ int main(int argc, char **argv) {
     return 2;
   }
   void *h = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
-  ErlDrvEntry *(*init)(void) = h ? (ErlDrvEntry * (*)(void)) dlsym(h, "driver_init") : NULL;
+  ErlDrvEntry *(*init)(void) =
+      h ? (ErlDrvEntry * (*)(void)) dlsym(h, "driver_init") : NULL;
   if (!init || !(entry = init())) {
     fprintf(stderr, "bench_bare: %s\n", dlerror());
     return 2;

@@ -29,7 +29,7 @@
 typedef struct {
   ErlDrvPort port;
   char small[SMALL_MAX];
-  char *large;      /* allocated by OP_RESERVE, NULL until then */
+  char *large; /* allocated by OP_RESERVE, NULL until then */
   uint32_t reserved;
 } fz_state;
 
@@ -52,7 +52,8 @@ static void fz_stop(ErlDrvData d) {
 
 static uint32_t get32(const char *p) {
   const unsigned char *u = (const unsigned char *)p;
-  return (uint32_t)u[0] << 24 | (uint32_t)u[1] << 16 | (uint32_t)u[2] << 8 | u[3];
+  return (uint32_t)u[0] << 24 | (uint32_t)u[1] << 16 | (uint32_t)u[2] << 8 |
+         u[3];
 }
 
 /* Where a body of len bytes is staged. BUG: a large body goes to st->large

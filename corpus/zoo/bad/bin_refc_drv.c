@@ -62,7 +62,8 @@ static void reg_output(ErlDrvData d, char *buf, ErlDrvSizeT len) {
 }
 
 static ErlDrvSSizeT reg_control(ErlDrvData d, unsigned int cmd, char *buf,
-                                ErlDrvSizeT len, char **rbuf, ErlDrvSizeT rlen) {
+                                ErlDrvSizeT len, char **rbuf,
+                                ErlDrvSizeT rlen) {
   reg_state *st = (reg_state *)d;
   (void)buf;
   (void)len;

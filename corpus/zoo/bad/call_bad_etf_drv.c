@@ -10,8 +10,8 @@
  * (131). The emulator decodes the reply with binary_to_term rules and the
  * caller gets badarg.
  */
-#include <erl_driver.h>
 #include <ei.h>
+#include <erl_driver.h>
 
 #include <string.h>
 
@@ -55,7 +55,8 @@ static kv_pair *handle(kv_state *st, unsigned cmd, const char *buf) {
     return NULL;
   if (cmd == 1) {
     if (ei_decode_tuple_header(buf, &idx, &arity) < 0 || arity != 2 ||
-        ei_decode_atom(buf, &idx, key) < 0 || ei_decode_long(buf, &idx, &value) < 0)
+        ei_decode_atom(buf, &idx, key) < 0 ||
+        ei_decode_long(buf, &idx, &value) < 0)
       return NULL;
     kv_pair *p = find(st, key);
     if (!p && st->n < KV_MAX) {

@@ -46,7 +46,8 @@ static ErlDrvData fr_start(ErlDrvPort port, char *command) {
   st->port = port;
   st->rfd = fds[0];
   st->wfd = fds[1];
-  driver_select(port, (ErlDrvEvent)(intptr_t)st->rfd, ERL_DRV_READ | ERL_DRV_USE, 1);
+  driver_select(port, (ErlDrvEvent)(intptr_t)st->rfd,
+                ERL_DRV_READ | ERL_DRV_USE, 1);
   return (ErlDrvData)st;
 }
 

@@ -14,7 +14,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#define ROUNDS 3000000u /* ~20 ms: well past the budget plus noise allowance */
+/* ~20 ms: well past the budget plus noise allowance. */
+#define ROUNDS 3000000u
 
 typedef struct {
   ErlDrvPort port;

@@ -60,7 +60,8 @@ static ErlDrvData rd_start(ErlDrvPort port, char *command) {
   r->wfd = fds[1];
   lines[r->rfd].data = buf;
   lines[r->rfd].len = 0;
-  driver_select(port, (ErlDrvEvent)(intptr_t)r->rfd, ERL_DRV_READ | ERL_DRV_USE, 1);
+  driver_select(port, (ErlDrvEvent)(intptr_t)r->rfd, ERL_DRV_READ | ERL_DRV_USE,
+                1);
   return (ErlDrvData)r;
 }
 

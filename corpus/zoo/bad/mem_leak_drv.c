@@ -37,8 +37,8 @@ static int append(ls_state *st, const char *p, size_t n) {
     size_t ncap = st->cap ? st->cap : 32;
     while (ncap < st->len + n)
       ncap *= 2;
-    char *nb = st->pending ? driver_realloc(st->pending, ncap)
-                           : driver_alloc(ncap);
+    char *nb =
+        st->pending ? driver_realloc(st->pending, ncap) : driver_alloc(ncap);
     if (!nb)
       return -1;
     st->pending = nb;

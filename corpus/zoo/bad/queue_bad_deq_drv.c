@@ -42,7 +42,8 @@ static void ack_flush(ErlDrvData d) {
 }
 
 static ErlDrvSSizeT ack_control(ErlDrvData d, unsigned int cmd, char *buf,
-                                ErlDrvSizeT len, char **rbuf, ErlDrvSizeT rlen) {
+                                ErlDrvSizeT len, char **rbuf,
+                                ErlDrvSizeT rlen) {
   ack_state *st = (ack_state *)d;
   switch (cmd) {
   case 1: {

@@ -86,7 +86,8 @@ static void jq_output(ErlDrvData d, char *buf, ErlDrvSizeT len) {
     return;
   memcpy(st->job, buf, len);
   st->job_len = len;
-  if (erl_drv_thread_create("jq_worker", &st->worker, worker_main, st, NULL) == 0)
+  if (erl_drv_thread_create("jq_worker", &st->worker, worker_main, st, NULL) ==
+      0)
     st->have_worker = 1;
   else {
     driver_free(st->job);

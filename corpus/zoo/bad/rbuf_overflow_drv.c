@@ -39,7 +39,8 @@ static void ctr_output(ErlDrvData d, char *buf, ErlDrvSizeT len) {
 }
 
 static ErlDrvSSizeT ctr_control(ErlDrvData d, unsigned int cmd, char *buf,
-                                ErlDrvSizeT len, char **rbuf, ErlDrvSizeT rlen) {
+                                ErlDrvSizeT len, char **rbuf,
+                                ErlDrvSizeT rlen) {
   ctr_state *st = (ctr_state *)d;
   (void)buf;
   (void)len;

@@ -35,7 +35,8 @@ static ErlDrvData bl_start(ErlDrvPort port, char *command) {
   st->port = port;
   st->rfd = fds[0];
   st->wfd = fds[1];
-  driver_select(port, (ErlDrvEvent)(intptr_t)st->rfd, ERL_DRV_READ | ERL_DRV_USE, 1);
+  driver_select(port, (ErlDrvEvent)(intptr_t)st->rfd,
+                ERL_DRV_READ | ERL_DRV_USE, 1);
   return (ErlDrvData)st;
 }
 
@@ -70,7 +71,8 @@ static void bl_ready_input(ErlDrvData d, ErlDrvEvent ev) {
   int fd = (int)(intptr_t)ev;
   if (ioctl(fd, FIONREAD, &avail) != 0 || avail <= 0)
     return; /* a false event: nothing buffered */
-  ssize_t n = read(fd, buf, (size_t)avail < sizeof buf ? (size_t)avail : sizeof buf);
+  ssize_t n =
+      read(fd, buf, (size_t)avail < sizeof buf ? (size_t)avail : sizeof buf);
   if (n > 0)
     driver_output(st->port, buf, (ErlDrvSizeT)n);
 }

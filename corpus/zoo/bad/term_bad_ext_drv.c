@@ -9,8 +9,8 @@
  * ei_x_new_with_version, so the bytes handed to ERL_DRV_EXT2TERM lack the
  * version byte and are not external term format.
  */
-#include <erl_driver.h>
 #include <ei.h>
+#include <erl_driver.h>
 
 typedef struct {
   ErlDrvPort port;
@@ -42,9 +42,13 @@ static void st_output(ErlDrvData d, char *buf, ErlDrvSizeT len) {
   ei_x_encode_long(&x, st->commands);
   ei_x_encode_long(&x, st->bytes);
   ErlDrvTermData spec[] = {
-      ERL_DRV_PORT, driver_mk_port(st->port),
-      ERL_DRV_EXT2TERM, (ErlDrvTermData)x.buff, (ErlDrvTermData)x.index,
-      ERL_DRV_TUPLE, 2,
+      ERL_DRV_PORT,
+      driver_mk_port(st->port),
+      ERL_DRV_EXT2TERM,
+      (ErlDrvTermData)x.buff,
+      (ErlDrvTermData)x.index,
+      ERL_DRV_TUPLE,
+      2,
   };
   erl_drv_output_term(driver_mk_port(st->port), spec,
                       (int)(sizeof spec / sizeof spec[0]));

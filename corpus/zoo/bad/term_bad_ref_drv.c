@@ -29,11 +29,17 @@ static void te_stop(ErlDrvData d) { driver_free(d); }
 static void te_output(ErlDrvData d, char *buf, ErlDrvSizeT len) {
   te_state *st = (te_state *)d;
   ErlDrvTermData spec[] = {
-      ERL_DRV_PORT, (ErlDrvTermData)st->port, /* the defect */
-      ERL_DRV_ATOM, st->echo_atom,
-      ERL_DRV_BUF2BINARY, (ErlDrvTermData)buf, (ErlDrvTermData)len,
-      ERL_DRV_TUPLE, 2,
-      ERL_DRV_TUPLE, 2,
+      ERL_DRV_PORT,
+      (ErlDrvTermData)st->port, /* the defect */
+      ERL_DRV_ATOM,
+      st->echo_atom,
+      ERL_DRV_BUF2BINARY,
+      (ErlDrvTermData)buf,
+      (ErlDrvTermData)len,
+      ERL_DRV_TUPLE,
+      2,
+      ERL_DRV_TUPLE,
+      2,
   };
   erl_drv_output_term(driver_mk_port(st->port), spec,
                       (int)(sizeof spec / sizeof spec[0]));

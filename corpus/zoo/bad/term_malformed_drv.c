@@ -33,11 +33,17 @@ static void tag_stop(ErlDrvData d) { driver_free(d); }
 static void tag_output(ErlDrvData d, char *buf, ErlDrvSizeT len) {
   tag_state *st = (tag_state *)d;
   ErlDrvTermData spec[] = {
-      ERL_DRV_PORT, driver_mk_port(st->port),
-      ERL_DRV_ATOM, st->data_atom,
-      ERL_DRV_INT, (ErlDrvTermData)++st->seq,
-      ERL_DRV_BUF2BINARY, (ErlDrvTermData)buf, (ErlDrvTermData)len,
-      ERL_DRV_TUPLE, 3, /* the defect: four elements were pushed */
+      ERL_DRV_PORT,
+      driver_mk_port(st->port),
+      ERL_DRV_ATOM,
+      st->data_atom,
+      ERL_DRV_INT,
+      (ErlDrvTermData)++st->seq,
+      ERL_DRV_BUF2BINARY,
+      (ErlDrvTermData)buf,
+      (ErlDrvTermData)len,
+      ERL_DRV_TUPLE,
+      3, /* the defect: four elements were pushed */
   };
   erl_drv_output_term(driver_mk_port(st->port), spec,
                       (int)(sizeof spec / sizeof spec[0]));

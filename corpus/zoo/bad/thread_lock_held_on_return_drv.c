@@ -7,8 +7,8 @@
  * control 2 (payload: key) replies with the value; commands are echoed.
  *
  * DEFECT (thread.lock_held_on_return): the validation failure of "store"
- * (a payload that is not key + 4 bytes) returns -1 without unlocking. The callback
- * returns to the emulator holding the table mutex: every later request
+ * (a payload that is not key + 4 bytes) returns -1 without unlocking. The
+ * callback returns to the emulator holding the table mutex: every later request
  * finds the table "busy" forever (and a blocking lock would deadlock).
  */
 #include <erl_driver.h>

@@ -1,11 +1,11 @@
 /* thread_lock_order_drv: a session table with driver-wide accounting.
  *
  * The driver is written to run with port-level locking (ports in
- * parallel), so the shared structures have locks: table_mu guards the table of open sessions,
- * acct_mu the driver-wide byte accounting. A command is accounted and then
- * recorded as the session's last activity; control 1 (report) walks the
- * table and adds the accounting totals to the reply (8 bytes: sessions,
- * bytes).
+ * parallel), so the shared structures have locks: table_mu guards the table of
+ * open sessions, acct_mu the driver-wide byte accounting. A command is
+ * accounted and then recorded as the session's last activity; control 1
+ * (report) walks the table and adds the accounting totals to the reply (8
+ * bytes: sessions, bytes).
  *
  * DEFECT (thread.lock_order): output takes acct_mu then table_mu, report
  * takes table_mu then acct_mu. Two ports doing these at the same time

@@ -56,11 +56,17 @@ static void gm_output(ErlDrvData d, char *buf, ErlDrvSizeT len) {
   gm_state *st = (gm_state *)d;
   for (int i = 0; i < st->n; i++) {
     ErlDrvTermData spec[] = {
-        ERL_DRV_PORT, st->port_term,
-        ERL_DRV_ATOM, st->data_atom,
-        ERL_DRV_BUF2BINARY, (ErlDrvTermData)buf, (ErlDrvTermData)len,
-        ERL_DRV_TUPLE, 2,
-        ERL_DRV_TUPLE, 2,
+        ERL_DRV_PORT,
+        st->port_term,
+        ERL_DRV_ATOM,
+        st->data_atom,
+        ERL_DRV_BUF2BINARY,
+        (ErlDrvTermData)buf,
+        (ErlDrvTermData)len,
+        ERL_DRV_TUPLE,
+        2,
+        ERL_DRV_TUPLE,
+        2,
     };
     erl_drv_send_term(st->port_term, st->subs[i].pid, spec,
                       (int)(sizeof spec / sizeof spec[0]));
@@ -104,13 +110,14 @@ static void gm_process_exit(ErlDrvData d, ErlDrvMonitor *mon) {
     if (driver_compare_monitors(&st->subs[i].mon, mon) != 0)
       continue;
     ErlDrvTermData spec[] = {
-        ERL_DRV_PORT, st->port_term,
-        ERL_DRV_ATOM, st->down_atom,
-        ERL_DRV_PID, st->subs[i].pid,
+        ERL_DRV_PORT,  st->port_term,
+        ERL_DRV_ATOM,  st->down_atom,
+        ERL_DRV_PID,   st->subs[i].pid,
         ERL_DRV_TUPLE, 2,
         ERL_DRV_TUPLE, 2,
     };
-    erl_drv_output_term(st->port_term, spec, (int)(sizeof spec / sizeof spec[0]));
+    erl_drv_output_term(st->port_term, spec,
+                        (int)(sizeof spec / sizeof spec[0]));
     drop(st, i);
     return;
   }

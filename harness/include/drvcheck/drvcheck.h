@@ -1,4 +1,5 @@
-/* drvcheck public API: run the conformance harness on an Erlang/OTP port driver. */
+/* drvcheck public API: run the conformance harness on an Erlang/OTP port
+ * driver. */
 #ifndef DRVCHECK_H
 #define DRVCHECK_H
 
@@ -11,7 +12,8 @@
 #define DC_VERSION_STRING "0.1.0"
 
 /* Error codes: 0 is success, every failure is one negative DC_E* value.
- * X(name, value, message) — one map expanded into the enum and dc_strerror(). */
+ * X(name, value, message) — one map expanded into the enum and dc_strerror().
+ */
 #define DC_ERRNO_MAP(X)                                                        \
   X(NOENT, -1, "no such file")                                                 \
   X(NOTSO, -2, "not a shared object")                                          \
@@ -53,20 +55,20 @@ int dc_rule_lookup(const char *id);
 /* Run configuration; the caller owns it and every string it points to, and
  * must keep them alive for the duration of dc_run(). */
 typedef struct dc_config {
-  const char *driver_path; /* driver .so to load */
-  const char *report_path; /* JSON report to write, or NULL for none */
-  uint64_t seed;           /* seed for every random choice */
-  int async_threads;       /* async pool size (ERTS +A), >= 1 */
-  int quiet;               /* 1: do not print the trace */
-  unsigned sequences;      /* random sequences; 0 = as many as time allows */
-  double time_s;           /* budget for the sequences in seconds; 0 = 10 s
-                              when sequences is 0, else no time limit */
-  int no_fork;             /* 1: run in-process (no crash/hang isolation) */
-  unsigned hang_ms;        /* hang limit per callback, 0 = 2000 ms */
+  const char *driver_path;  /* driver .so to load */
+  const char *report_path;  /* JSON report to write, or NULL for none */
+  uint64_t seed;            /* seed for every random choice */
+  int async_threads;        /* async pool size (ERTS +A), >= 1 */
+  int quiet;                /* 1: do not print the trace */
+  unsigned sequences;       /* random sequences; 0 = as many as time allows */
+  double time_s;            /* budget for the sequences in seconds; 0 = 10 s
+                               when sequences is 0, else no time limit */
+  int no_fork;              /* 1: run in-process (no crash/hang isolation) */
+  unsigned hang_ms;         /* hang limit per callback, 0 = 2000 ms */
   const char *scenario_dir; /* write shrunk scenarios there, or NULL */
-  const char *replay_path; /* replay this scenario file (or raw fuzz input)
-                              instead of a run */
-  int strict_binaries;     /* 1: page-protect delivered binaries */
+  const char *replay_path;  /* replay this scenario file (or raw fuzz input)
+                               instead of a run */
+  int strict_binaries;      /* 1: page-protect delivered binaries */
 } dc_config;
 
 /* Disables the rule with id `id` for this process (findings of it are never

@@ -13,48 +13,52 @@
 #define EXIT_USAGE 2
 
 static void usage(FILE *out) {
-  fprintf(out,
-          "usage: drvcheck run DRIVER.so [--seed N] [--sequences N] [--time SECONDS]\n"
-          "                [--report FILE] [--write-scenarios DIR] [--quiet]\n"
-          "                [--no-fork] [--hang-ms N] [--disable RULE]...\n"
-          "                [--suppressions FILE] [--strict-binaries]\n"
-          "       drvcheck replay DRIVER.so SCENARIO|FUZZ-INPUT [--report FILE]\n"
-          "                [--quiet] [--no-fork] [--hang-ms N] [--disable RULE]...\n"
-          "       drvcheck convert DRIVER.so FUZZ-INPUT -o OUT.scn\n"
-          "       drvcheck --list-rules\n"
-          "       drvcheck --help | --version\n"
-          "\n"
-          "run     load an Erlang port driver into drvcheck's mock emulator, check\n"
-          "        its entry, drive every callback it defines through a smoke\n"
-          "        scenario (its Erlang-visible trace is printed), one targeted\n"
-          "        sequence per stimulus and seeded random protocol-legal\n"
-          "        sequences, each in a child process (a crash or hang becomes a\n"
-          "        cb.crash / cb.hang finding); shrink every finding's scenario.\n"
-          "replay  run one scenario file (see docs/scenario.md) and print its\n"
-          "        trace and findings; a raw libFuzzer input is converted first.\n"
-          "convert write the scenario a raw fuzz input executes.\n"
-          "\n"
-          "options:\n"
-          "  --seed N              seed for payloads and choices (default 1)\n"
-          "  --sequences N         random sequences to run (default: as many as\n"
-          "                        --time allows)\n"
-          "  --time SECONDS        budget for the sequences (default 10; with\n"
-          "                        --sequences, no limit unless given)\n"
-          "  --report FILE         write the JSON report to FILE (atomically)\n"
-          "  --write-scenarios DIR write each finding's shrunk scenario to\n"
-          "                        DIR/<rule>-<n>.scn (for drvcheck replay)\n"
-          "  --quiet               print only the summary\n"
-          "  --no-fork             run in-process (for debuggers; no crash/hang\n"
-          "                        isolation)\n"
-          "  --hang-ms N           hang limit per callback (default 2000)\n"
-          "  --disable RULE        never report RULE (repeatable)\n"
-          "  --suppressions FILE   suppress known findings: lines\n"
-          "                        `<rule> [location-substring] # reason`\n"
-          "  --strict-binaries     page-protect delivered binaries so a\n"
-          "                        write-after-delivery names the instruction\n"
-          "\n"
-          "exit status: 0 no error findings, 1 error findings, 2 usage, load or\n"
-          "scenario problem\n");
+  fprintf(
+      out,
+      "usage: drvcheck run DRIVER.so [--seed N] [--sequences N] [--time "
+      "SECONDS]\n"
+      "                [--report FILE] [--write-scenarios DIR] [--quiet]\n"
+      "                [--no-fork] [--hang-ms N] [--disable RULE]...\n"
+      "                [--suppressions FILE] [--strict-binaries]\n"
+      "       drvcheck replay DRIVER.so SCENARIO|FUZZ-INPUT [--report FILE]\n"
+      "                [--quiet] [--no-fork] [--hang-ms N] [--disable "
+      "RULE]...\n"
+      "       drvcheck convert DRIVER.so FUZZ-INPUT -o OUT.scn\n"
+      "       drvcheck --list-rules\n"
+      "       drvcheck --help | --version\n"
+      "\n"
+      "run     load an Erlang port driver into drvcheck's mock emulator, "
+      "check\n"
+      "        its entry, drive every callback it defines through a smoke\n"
+      "        scenario (its Erlang-visible trace is printed), one targeted\n"
+      "        sequence per stimulus and seeded random protocol-legal\n"
+      "        sequences, each in a child process (a crash or hang becomes a\n"
+      "        cb.crash / cb.hang finding); shrink every finding's scenario.\n"
+      "replay  run one scenario file (see docs/scenario.md) and print its\n"
+      "        trace and findings; a raw libFuzzer input is converted first.\n"
+      "convert write the scenario a raw fuzz input executes.\n"
+      "\n"
+      "options:\n"
+      "  --seed N              seed for payloads and choices (default 1)\n"
+      "  --sequences N         random sequences to run (default: as many as\n"
+      "                        --time allows)\n"
+      "  --time SECONDS        budget for the sequences (default 10; with\n"
+      "                        --sequences, no limit unless given)\n"
+      "  --report FILE         write the JSON report to FILE (atomically)\n"
+      "  --write-scenarios DIR write each finding's shrunk scenario to\n"
+      "                        DIR/<rule>-<n>.scn (for drvcheck replay)\n"
+      "  --quiet               print only the summary\n"
+      "  --no-fork             run in-process (for debuggers; no crash/hang\n"
+      "                        isolation)\n"
+      "  --hang-ms N           hang limit per callback (default 2000)\n"
+      "  --disable RULE        never report RULE (repeatable)\n"
+      "  --suppressions FILE   suppress known findings: lines\n"
+      "                        `<rule> [location-substring] # reason`\n"
+      "  --strict-binaries     page-protect delivered binaries so a\n"
+      "                        write-after-delivery names the instruction\n"
+      "\n"
+      "exit status: 0 no error findings, 1 error findings, 2 usage, load or\n"
+      "scenario problem\n");
 }
 
 static int list_rules(void) {
@@ -115,7 +119,8 @@ static int common_option(dc_config *cfg, int argc, char **argv, int *i) {
   if (strcmp(a, "--disable") == 0) {
     if (!val || dc_rule_disable(val) != 0)
       return fail_usage("--disable needs a rule id (see drvcheck --list-rules)",
-                        val) + 1;
+                        val) +
+             1;
     ++*i;
     return 1;
   }
@@ -133,7 +138,8 @@ static int common_option(dc_config *cfg, int argc, char **argv, int *i) {
   if (strcmp(a, "--hang-ms") == 0) {
     if (parse_u64(val, &n) != 0 || n == 0 || n > 3600000)
       return fail_usage("--hang-ms needs a positive number of milliseconds",
-                        NULL) + 1;
+                        NULL) +
+             1;
     cfg->hang_ms = (unsigned)n;
     ++*i;
     return 1;
@@ -191,8 +197,8 @@ static int cmd_run(int argc, char **argv, int replay) {
       return fail_usage("unexpected argument", a);
   }
   if (!cfg.driver_path)
-    return fail_usage(replay ? "replay needs a driver .so" : "run needs a driver .so",
-                      NULL);
+    return fail_usage(
+        replay ? "replay needs a driver .so" : "run needs a driver .so", NULL);
   if (replay && !cfg.replay_path)
     return fail_usage("replay needs a scenario file", NULL);
   int rc = dc_run(&cfg, &res, err, sizeof err);

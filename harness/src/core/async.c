@@ -112,9 +112,7 @@ static void forget_after_fork(void) {
 }
 
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
-static void atfork_init(void) {
-  pthread_atfork(NULL, NULL, forget_after_fork);
-}
+static void atfork_init(void) { pthread_atfork(NULL, NULL, forget_after_fork); }
 
 void dc__async_start(int nthreads) {
   if (pool.w)

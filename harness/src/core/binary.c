@@ -12,19 +12,20 @@
 #include "internal.h"
 
 typedef struct bin_hdr {
-  dc__blk blk;               /* registry entry, key = &bin (unused when
-                                strict: the entry is then malloc'ed apart) */
+  dc__blk blk; /* registry entry, key = &bin (unused when
+                  strict: the entry is then malloc'ed apart) */
   _Atomic ErlDrvSInt refc;
-  dc__dlv *dlv;              /* delivery record (deliver.c), or NULL */
-  size_t map_bytes;          /* strict-mode mapping size, 0 when malloc'ed */
-  ErlDrvBinary bin;          /* what the driver sees; orig_bytes follows */
+  dc__dlv *dlv;     /* delivery record (deliver.c), or NULL */
+  size_t map_bytes; /* strict-mode mapping size, 0 when malloc'ed */
+  ErlDrvBinary bin; /* what the driver sees; orig_bytes follows */
 } bin_hdr;
 
 /* orig_bytes must be 8-byte aligned (doubles are stored there by drivers);
  * malloc gives 16, so the offset inside the block decides. */
 _Static_assert(offsetof(bin_hdr, bin) % 8 == 0, "ErlDrvBinary alignment");
 _Static_assert((offsetof(bin_hdr, bin) + offsetof(ErlDrvBinary, orig_bytes)) %
-                       8 == 0,
+                       8 ==
+                   0,
                "orig_bytes alignment");
 
 static bin_hdr *hdr_of(const ErlDrvBinary *bin) {
@@ -33,10 +34,10 @@ static bin_hdr *hdr_of(const ErlDrvBinary *bin) {
 
 /* Result of validating a driver-supplied binary pointer. */
 typedef enum {
-  BIN_OK = 0,   /* live, refc > 0 */
-  BIN_ZERO,     /* live memory but its count already reached 0 (leaked) */
-  BIN_FREED,    /* released, still quarantined: do not touch */
-  BIN_FOREIGN   /* not a binary at all: do not touch */
+  BIN_OK = 0, /* live, refc > 0 */
+  BIN_ZERO,   /* live memory but its count already reached 0 (leaked) */
+  BIN_FREED,  /* released, still quarantined: do not touch */
+  BIN_FOREIGN /* not a binary at all: do not touch */
 } bin_status;
 
 static bin_status status_of(const ErlDrvBinary *bin) {
@@ -82,8 +83,8 @@ static bin_status check(const ErlDrvBinary *bin, const char *api,
  * registry releases, then lives in a separate block. */
 static bin_hdr *alloc_strict(size_t size, dc__blk **blk) {
   *blk = dc__blk_new(sizeof **blk);
-  bin_hdr *h = *blk ? dc__dlv_page_alloc(DATA_OFF, sizeof(bin_hdr) + size)
-                    : NULL;
+  bin_hdr *h =
+      *blk ? dc__dlv_page_alloc(DATA_OFF, sizeof(bin_hdr) + size) : NULL;
   if (!h) {
     free(*blk);
     return NULL;
@@ -92,8 +93,7 @@ static bin_hdr *alloc_strict(size_t size, dc__blk **blk) {
   return h;
 }
 
-static ErlDrvBinary *alloc_bin(size_t size, ErlDrvSInt refc,
-                               const void *site) {
+static ErlDrvBinary *alloc_bin(size_t size, ErlDrvSInt refc, const void *site) {
   if (dc__mem_fail_now() || size > SIZE_MAX / 2)
     return NULL;
   dc__blk *blk = NULL;
@@ -118,7 +118,9 @@ static ErlDrvBinary *alloc_bin(size_t size, ErlDrvSInt refc,
   return &h->bin;
 }
 
-dc__dlv **dc__bin_dlv_slot(const ErlDrvBinary *bin) { return &hdr_of(bin)->dlv; }
+dc__dlv **dc__bin_dlv_slot(const ErlDrvBinary *bin) {
+  return &hdr_of(bin)->dlv;
+}
 
 /* Releases a binary whose count reached 0: payload poisoned, header kept in
  * quarantine so later use of the pointer is recognised. */
@@ -184,8 +186,8 @@ void driver_free_binary(ErlDrvBinary *bin) {
 
 ErlDrvSInt driver_binary_get_refc(ErlDrvBinary *dbp) {
   DC__API(driver_binary_get_refc);
-  bin_status s = check(dbp, "driver_binary_get_refc",
-                       __builtin_return_address(0));
+  bin_status s =
+      check(dbp, "driver_binary_get_refc", __builtin_return_address(0));
   if (s != BIN_OK && s != BIN_ZERO)
     return 0;
   ErlDrvSInt n = hdr_of(dbp)->refc;
@@ -198,8 +200,8 @@ ErlDrvSInt driver_binary_get_refc(ErlDrvBinary *dbp) {
 
 ErlDrvSInt driver_binary_inc_refc(ErlDrvBinary *dbp) {
   DC__API(driver_binary_inc_refc);
-  bin_status s = check(dbp, "driver_binary_inc_refc",
-                       __builtin_return_address(0));
+  bin_status s =
+      check(dbp, "driver_binary_inc_refc", __builtin_return_address(0));
   if (s == BIN_FREED || s == BIN_FOREIGN)
     return 0;
   return atomic_fetch_add(&hdr_of(dbp)->refc, 1) + 1;

@@ -47,8 +47,8 @@ static _Atomic unsigned generation;
 void dc__ctx_reset(void) { atomic_fetch_add(&generation, 1); }
 
 static void report_stop_select(dc__api api, const void *site) {
-  unsigned long n = atomic_load_explicit(
-      &dc__g.cb_count[DC__CB_STOP_SELECT], memory_order_relaxed);
+  unsigned long n = atomic_load_explicit(&dc__g.cb_count[DC__CB_STOP_SELECT],
+                                         memory_order_relaxed);
   unsigned gen = atomic_load_explicit(&generation, memory_order_relaxed);
   if (n == ss_reported && gen == ss_reported_gen)
     return;
@@ -198,9 +198,9 @@ static _Atomic long budget_us = 1000;
 /* CLOCK_MONOTONIC is NTP-slewed (at most 500 ppm) while the CPU clock is
  * not: wall intervals are widened by 1/1024 before serving as CPU bounds. */
 #define SLEW(ns) ((ns) + (ns) / 1024 + 1000)
-static _Thread_local long long cb_wall;     /* wall ns at callback start */
-static _Thread_local long long cb_tick;     /* coarse clock then, or -1 */
-static _Atomic long long tick_ns;           /* its resolution; -1 unusable */
+static _Thread_local long long cb_wall; /* wall ns at callback start */
+static _Thread_local long long cb_tick; /* coarse clock then, or -1 */
+static _Atomic long long tick_ns;       /* its resolution; -1 unusable */
 static _Thread_local long long smp_wall = -1, smp_cpu; /* per-thread sample */
 static _Thread_local long consumed_pct;     /* sum of reported percents */
 static _Thread_local int timing;            /* cb_wall is valid */
@@ -249,8 +249,9 @@ static long long coarse_res(void) {
   long long r = atomic_load_explicit(&tick_ns, memory_order_relaxed);
   if (r == 0) {
     struct timespec ts;
-    r = clock_getres(CLOCK_MONOTONIC_COARSE, &ts) != 0 ? -1
-        : (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+    r = clock_getres(CLOCK_MONOTONIC_COARSE, &ts) != 0
+            ? -1
+            : (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
     atomic_store_explicit(&tick_ns, r > 0 ? r : -1, memory_order_relaxed);
   }
   return r > 0 ? r : -1;
@@ -285,19 +286,32 @@ static const void *cb_site(dc__cb cb) {
   if (!e)
     return NULL;
   switch (cb) {
-  case DC__CB_START: return (const void *)e->start;
-  case DC__CB_STOP: return (const void *)e->stop;
-  case DC__CB_OUTPUT: return (const void *)e->output;
-  case DC__CB_READY_INPUT: return (const void *)e->ready_input;
-  case DC__CB_READY_OUTPUT: return (const void *)e->ready_output;
-  case DC__CB_CONTROL: return (const void *)e->control;
-  case DC__CB_TIMEOUT: return (const void *)e->timeout;
-  case DC__CB_OUTPUTV: return (const void *)e->outputv;
-  case DC__CB_READY_ASYNC: return (const void *)e->ready_async;
-  case DC__CB_FLUSH: return (const void *)e->flush;
-  case DC__CB_CALL: return (const void *)e->call;
-  case DC__CB_PROCESS_EXIT: return (const void *)e->process_exit;
-  default: return NULL;
+  case DC__CB_START:
+    return (const void *)e->start;
+  case DC__CB_STOP:
+    return (const void *)e->stop;
+  case DC__CB_OUTPUT:
+    return (const void *)e->output;
+  case DC__CB_READY_INPUT:
+    return (const void *)e->ready_input;
+  case DC__CB_READY_OUTPUT:
+    return (const void *)e->ready_output;
+  case DC__CB_CONTROL:
+    return (const void *)e->control;
+  case DC__CB_TIMEOUT:
+    return (const void *)e->timeout;
+  case DC__CB_OUTPUTV:
+    return (const void *)e->outputv;
+  case DC__CB_READY_ASYNC:
+    return (const void *)e->ready_async;
+  case DC__CB_FLUSH:
+    return (const void *)e->flush;
+  case DC__CB_CALL:
+    return (const void *)e->call;
+  case DC__CB_PROCESS_EXIT:
+    return (const void *)e->process_exit;
+  default:
+    return NULL;
   }
 }
 

@@ -28,10 +28,10 @@
 
 #include "internal.h"
 
-#define NRANGES 4             /* tracked slices per binary; more are ignored */
-#define RING 64               /* records re-checked after each callback */
+#define NRANGES 4              /* tracked slices per binary; more are ignored */
+#define RING 64                /* records re-checked after each callback */
 #define SMALL_IO_BIN_LIMIT 256 /* ERTS copies smaller outputv pieces (io.c) */
-#define MAX_PROT 1024         /* binaries protected at once (strict mode) */
+#define MAX_PROT 1024          /* binaries protected at once (strict mode) */
 
 typedef struct range {
   const char *lo;
@@ -213,7 +213,8 @@ static void on_segv(int sig, siginfo_t *si, void *uc) {
     pthread_mutex_lock(&lock);
     if (prot[k].rec == d) {
       for (int i = 0; i < d->nr && !d->reported; i++)
-        if (a >= (uintptr_t)d->r[i].lo && a < (uintptr_t)d->r[i].lo + d->r[i].len)
+        if (a >= (uintptr_t)d->r[i].lo &&
+            a < (uintptr_t)d->r[i].lo + d->r[i].len)
           report(d, &d->r[i], (const void *)fault_pc(uc),
                  "(write caught by page protection)");
       unprotect(d);
@@ -431,8 +432,8 @@ void dc__dlv_outputv_retained(ErlDrvBinary *const *binv, const SysIOVec *src,
       ovh = dc__overhead_begin();
       timed = 1;
     }
-    range r = {b->orig_bytes, (size_t)b->orig_size, 0, "outputv", site,
-               DC__DLV_SENT, 0};
+    range r = {b->orig_bytes, (size_t)b->orig_size, 0, "outputv",
+               site,          DC__DLV_SENT,         0};
     if (src[i].iov_len != r.len || memcmp(r.lo, src[i].iov_base, r.len)) {
       dc__dlv tmp = {.bin = b};
       pthread_mutex_lock(&lock);

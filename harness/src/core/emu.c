@@ -1,4 +1,5 @@
-/* The emulator singleton, calling context and the core's door to the reporter. */
+/* The emulator singleton, calling context and the core's door to the reporter.
+ */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -9,10 +10,9 @@
 dc__emu dc__g;
 _Thread_local dc__ctx dc__tls;
 
-static const char *const cb_names[DC__CB_COUNT] = {
-    "none",
+static const char *const cb_names[DC__CB_COUNT] = {"none",
 #define DC__CB_NAME(e, s) s,
-    DC__CALLBACK_MAP(DC__CB_NAME)
+                                                   DC__CALLBACK_MAP(DC__CB_NAME)
 #undef DC__CB_NAME
 };
 

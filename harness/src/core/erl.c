@@ -425,10 +425,10 @@ static void fmt_float(double d, char *out, size_t cap) {
 
 static int reserved_word(const char *s) {
   static const char *const words[] = {
-      "after", "and",  "andalso", "band",  "begin", "bnot",    "bor",
-      "bsl",   "bsr",  "bxor",    "case",  "catch", "cond",    "div",
-      "end",   "fun",  "if",      "let",   "not",   "of",      "or",
-      "orelse", "receive", "rem", "try",   "when",  "xor"};
+      "after",  "and",     "andalso", "band", "begin", "bnot", "bor",
+      "bsl",    "bsr",     "bxor",    "case", "catch", "cond", "div",
+      "end",    "fun",     "if",      "let",  "not",   "of",   "or",
+      "orelse", "receive", "rem",     "try",  "when",  "xor"};
   for (size_t i = 0; i < sizeof words / sizeof *words; i++)
     if (strcmp(s, words[i]) == 0)
       return 1;
@@ -462,7 +462,8 @@ static void put_cp(wr *w, unsigned c) {
     u[n++] = (char)(0xC0 | (c >> 6)), u[n++] = (char)(0x80 | (c & 0x3F));
   else
     u[n++] = (char)(0xE0 | (c >> 12)),
-    u[n++] = (char)(0x80 | ((c >> 6) & 0x3F)), u[n++] = (char)(0x80 | (c & 0x3F));
+    u[n++] = (char)(0x80 | ((c >> 6) & 0x3F)),
+    u[n++] = (char)(0x80 | (c & 0x3F));
   put(w, u, (size_t)n);
 }
 
@@ -647,10 +648,10 @@ static void put_scalar(wr *w, const char *b, int *i, int tag, int size) {
 
 /* Open containers while printing iteratively (no recursion on depth). */
 typedef struct frame {
-  char kind;  /* 't' tuple, 'l' list, 'm' map */
-  char tail;  /* list: the element now printing is the improper tail */
-  long left;  /* subterms still to print */
-  long done;  /* subterms printed */
+  char kind; /* 't' tuple, 'l' list, 'm' map */
+  char tail; /* list: the element now printing is the improper tail */
+  long left; /* subterms still to print */
+  long done; /* subterms printed */
 } frame;
 
 static int print_walk(wr *w, const char *b, int i) {
@@ -763,16 +764,15 @@ static void put_word(wr *w, ErlDrvTermData t) {
 }
 
 /* Trace line layout (fixed; tests compare against it):
- *   DC__EV_MSG            "<to> <- <term>"        e.g. <0.80.0> <- {#Port<0.3>,{data,[104,105]}}
- *   DC__EV_OPEN           "open <term>"           e.g. open #Port<0.3>, open {error,einval}
- *   DC__EV_CONTROL_REPLY  "control <from> -> <term>"
- *   DC__EV_CALL_REPLY     "call <from> -> <term>"
- *   DC__EV_COMMAND        "command <from> -> <term>"
- *   DC__EV_PORT_EXIT      "exit <from> -> <term>"
- * where <from> is the port the event concerns. */
+ *   DC__EV_MSG            "<to> <- <term>"        e.g. <0.80.0> <-
+ * {#Port<0.3>,{data,[104,105]}} DC__EV_OPEN           "open <term>" e.g. open
+ * #Port<0.3>, open {error,einval} DC__EV_CONTROL_REPLY  "control <from> ->
+ * <term>" DC__EV_CALL_REPLY     "call <from> -> <term>" DC__EV_COMMAND "command
+ * <from> -> <term>" DC__EV_PORT_EXIT      "exit <from> -> <term>" where <from>
+ * is the port the event concerns. */
 int dc__event_print(const dc__event *ev, char *buf, size_t cap) {
-  static const char *const verbs[] = {"", "<-", "open", "control", "call",
-                                      "command", "exit"};
+  static const char *const verbs[] = {"",     "<-",      "open", "control",
+                                      "call", "command", "exit"};
   if (!ev || !buf || cap == 0 || ev->kind < DC__EV_MSG ||
       ev->kind > DC__EV_PORT_EXIT)
     return -1;

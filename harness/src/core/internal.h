@@ -12,9 +12,9 @@
 #ifndef DC_CORE_INTERNAL_H
 #define DC_CORE_INTERNAL_H
 
-#include <erl_driver.h>
-#include <ei.h>
 #include "msan_shim.h" /* MSan builds only: wrappers for ei (and cJSON) */
+#include <ei.h>
+#include <erl_driver.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -46,6 +46,7 @@
 /* ------------------------------------------------------------------------ */
 /* Callbacks                                                                 */
 
+/* clang-format off */
 #define DC__CALLBACK_MAP(X)                                                    \
   X(INIT, "init")                                                              \
   X(START, "start")                                                            \
@@ -65,6 +66,7 @@
   X(EMERGENCY_CLOSE, "emergency_close")                                        \
   X(ASYNC_INVOKE, "async_invoke")                                              \
   X(ASYNC_FREE, "async_free")
+/* clang-format on */
 
 typedef enum {
   DC__CB_NONE = 0,
@@ -224,38 +226,39 @@ typedef struct dc__ioq {
 #define DC__OPT_EOF 2    /* eof */
 
 typedef struct dc__port {
-  unsigned idx;           /* slot index in dc__g.ports */
-  ErlDrvTermData id;      /* port term (#Port<0.N>) */
-  _Atomic int state;      /* dc__port_state */
-  ErlDrvData drv_data;    /* start()'s (or init_ack's) value */
-  ErlDrvTermData owner;   /* connected process */
-  ErlDrvTermData caller;  /* driver_caller(): set around start/output/... */
-  int owner_linked;       /* owner linked (driver_exit unlinks it) */
-  char name[128];         /* port name: the full open command */
-  int opts;               /* DC__OPT_* requested at open */
-  int flags;              /* PORT_FLAG_* as get_port_flags reports */
-  int control_flags;      /* set_port_control_flags */
+  unsigned idx;          /* slot index in dc__g.ports */
+  ErlDrvTermData id;     /* port term (#Port<0.N>) */
+  _Atomic int state;     /* dc__port_state */
+  ErlDrvData drv_data;   /* start()'s (or init_ack's) value */
+  ErlDrvTermData owner;  /* connected process */
+  ErlDrvTermData caller; /* driver_caller(): set around start/output/... */
+  int owner_linked;      /* owner linked (driver_exit unlinks it) */
+  char name[128];        /* port name: the full open command */
+  int opts;              /* DC__OPT_* requested at open */
+  int flags;             /* PORT_FLAG_* as get_port_flags reports */
+  int control_flags;     /* set_port_control_flags */
   /* Atomic: the sequencer's state model reads these between dispatches
    * while another thread may run this port's callbacks (concurrency mode). */
-  _Atomic int busy;       /* set_busy_port */
+  _Atomic int busy; /* set_busy_port */
   ErlDrvSizeT msgq_low, msgq_high;
-  _Atomic int init_ack_pending; /* USE_INIT_ACK open waiting for erl_drv_init_ack */
-  int init_acked;         /* erl_drv_init_ack done */
+  _Atomic int
+      init_ack_pending; /* USE_INIT_ACK open waiting for erl_drv_init_ack */
+  int init_acked;       /* erl_drv_init_ack done */
   ErlDrvSInt os_pid;
-  int timeslice_used;     /* percent consumed in the current callback */
-  pthread_mutex_t lock;   /* port lock (with ERL_DRV_FLAG_USE_PORT_LOCKING) */
+  int timeslice_used;   /* percent consumed in the current callback */
+  pthread_mutex_t lock; /* port lock (with ERL_DRV_FLAG_USE_PORT_LOCKING) */
   /* queue.c */
   dc__ioq q;
-  ErlDrvPDL pdl;          /* driver_pdl_create, or NULL */
+  ErlDrvPDL pdl; /* driver_pdl_create, or NULL */
   /* timer.c */
-  _Atomic int timer_armed;           /* atomic: read by the state model */
+  _Atomic int timer_armed;         /* atomic: read by the state model */
   _Atomic uint64_t timer_deadline; /* virtual ms */
   /* per-port statistics */
   unsigned long callbacks;
   /* port.c: the exit in progress (kept for a CLOSING port's terminate) */
-  int exit_bang;          /* Port ! {Owner, close}: {Port,closed} owed */
-  long exit_int;          /* integer reason (driver_failure) if !exit_atom[0] */
-  char exit_atom[64];     /* exit reason atom text */
+  int exit_bang;      /* Port ! {Owner, close}: {Port,closed} owed */
+  long exit_int;      /* integer reason (driver_failure) if !exit_atom[0] */
+  char exit_atom[64]; /* exit reason atom text */
 } dc__port;
 
 /* O(1): the port behind a handle, or NULL when h does not point at a slot of
@@ -273,7 +276,7 @@ static inline ErlDrvPort dc__port_handle(dc__port *p) { return (ErlDrvPort)p; }
 
 /* Result of open_port. */
 typedef struct dc__open_result {
-  dc__port *port; /* NULL on failure */
+  dc__port *port;    /* NULL on failure */
   const char *error; /* "einval", "badarg", errno atom..., or NULL */
 } dc__open_result;
 
@@ -306,7 +309,8 @@ void dc__port_terminate(dc__port *p, const char *reason_atom);
 /* Called after every callback (outermost): a CLOSING port whose queue is
  * empty terminates (the ERTS callback epilogue). */
 void dc__port_epilogue(dc__port *p);
-/* Iterates live ports: returns the first live port with idx >= from, or NULL. */
+/* Iterates live ports: returns the first live port with idx >= from, or NULL.
+ */
 dc__port *dc__port_next_live(unsigned from);
 
 /* The check at the top of every erl_driver entry taking an ErlDrvPort: the
@@ -394,6 +398,7 @@ void dc__flag_at(dc_rule rule, const char *api, const void *site,
 /* to return ERL_DRV_TIME_ERROR off a scheduler, so never a misuse by thread */
 /* kind; EMU: everything else (EMU, NTS, UNDOC): emulator callbacks only.    */
 
+/* clang-format off */
 #define DC__API_MAP(X)                                                         \
   X(erl_drv_busy_msgq_limits, EMU) X(driver_select, EMU)                       \
   X(driver_output, EMU) X(driver_output2, EMU) X(driver_output_binary, EMU)    \
@@ -445,6 +450,7 @@ void dc__flag_at(dc_rule rule, const char *api, const void *site,
   X(driver_dl_sym, EMU) X(driver_dl_close, EMU) X(driver_dl_error, EMU)        \
   X(erl_drv_putenv, TS) X(erl_drv_getenv, TS) X(erl_drv_init_ack, EMU)         \
   X(erl_drv_set_os_pid, EMU)
+/* clang-format on */
 
 typedef enum {
 #define DC__API_ENUM(name, cls) DC__API_##name,
@@ -473,9 +479,8 @@ void dc__api_slow(dc__api api, const void *site);
 /* The check at the top of every erl_driver entry. Costs two thread-local
  * loads when an emulator thread calls outside stop_select (the hot path). */
 static inline void dc__api_check(dc__api api, const void *site) {
-  if (__builtin_expect(dc__tls.kind == DC__THR_EMU &&
-                           dc__tls.cb != DC__CB_STOP_SELECT,
-                       1))
+  if (__builtin_expect(
+          dc__tls.kind == DC__THR_EMU && dc__tls.cb != DC__CB_STOP_SELECT, 1))
     return;
   dc__api_slow(api, site);
 }
@@ -524,7 +529,7 @@ void dc__overhead_end(long *token);
 /* The check for entries whose emulation does such heavy work: as DC__API,
  * and the rest of the entry is excluded from cb.lengthy. */
 #define DC__OVERHEAD()                                                         \
-  long dc__ovh __attribute__((cleanup(dc__overhead_end), unused)) =           \
+  long dc__ovh __attribute__((cleanup(dc__overhead_end), unused)) =            \
       dc__overhead_begin()
 #define DC__API_HEAVY(name)                                                    \
   DC__API(name);                                                               \
@@ -534,20 +539,20 @@ void dc__overhead_end(long *token);
 /* The emulator                                                              */
 
 typedef struct dc__emu {
-  ErlDrvEntry *entry;     /* the driver's entry (as handed over) */
-  ErlDrvEntry snapshot;   /* copy taken at load, for entry.modified */
+  ErlDrvEntry *entry;   /* the driver's entry (as handed over) */
+  ErlDrvEntry snapshot; /* copy taken at load, for entry.modified */
   char driver_name[64];
-  int port_locking;       /* ERL_DRV_FLAG_USE_PORT_LOCKING */
-  int loaded;             /* init() succeeded, finish() not yet called */
-  int is_static;          /* linked in, not dlopen'ed */
-  int locked_driver;      /* driver_lock_driver called */
+  int port_locking;         /* ERL_DRV_FLAG_USE_PORT_LOCKING */
+  int loaded;               /* init() succeeded, finish() not yet called */
+  int is_static;            /* linked in, not dlopen'ed */
+  int locked_driver;        /* driver_lock_driver called */
   pthread_mutex_t drv_lock; /* driver-level lock (no port locking) */
   dc__port ports[DC__MAX_PORTS];
   _Atomic unsigned nports; /* slots used so far (never reused) */
   _Atomic uint64_t now_ms; /* virtual clock, advanced by the sequencer */
   int async_threads;       /* pool size */
   _Atomic unsigned long cb_count[DC__CB_COUNT]; /* coverage */
-  int trace_enabled;       /* record Erlang-visible events */
+  int trace_enabled; /* record Erlang-visible events */
 } dc__emu;
 
 extern dc__emu dc__g;
@@ -609,13 +614,13 @@ void dc__mem_foreach_port(int port,
 typedef enum { DC__BLK_MEM = 1, DC__BLK_BIN, DC__BLK_PDL } dc__blk_kind;
 typedef enum { DC__BLK_LIVE = 1, DC__BLK_FREED } dc__blk_state;
 typedef struct dc__blk {
-  const void *key;      /* the pointer the driver sees */
-  size_t size;          /* bytes requested */
-  const void *site;     /* return address of the allocating API call */
-  int owner;            /* idx of the port whose callback allocated, or -1 */
+  const void *key;  /* the pointer the driver sees */
+  size_t size;      /* bytes requested */
+  const void *site; /* return address of the allocating API call */
+  int owner;        /* idx of the port whose callback allocated, or -1 */
   unsigned char kind, state;
-  uint16_t magic;       /* live / freed poison, for sanity checks */
-  uint8_t cls;          /* pool size class (set by dc__blk_new only) */
+  uint16_t magic; /* live / freed poison, for sanity checks */
+  uint8_t cls;    /* pool size class (set by dc__blk_new only) */
 } dc__blk;
 /* A malloc-compatible block of at least `bytes` (>= sizeof(dc__blk)) with
  * its dc__blk at the start, for MEM and BIN blocks: the caller owns it until
@@ -809,8 +814,7 @@ void dc__dlv_page_free(void *mem, size_t data_off, size_t bytes);
 void dc__lockdep_wait(const void *lock, const char *name, int read,
                       const char *api, const void *site);
 /* The lock is now held by this thread (after lock or successful trylock). */
-void dc__lockdep_acquired(const void *lock, const char *name,
-                          const void *site);
+void dc__lockdep_acquired(const void *lock, const char *name, const void *site);
 void dc__lockdep_released(const void *lock);
 /* The lock is destroyed: its edges go (the address may be reused). */
 void dc__lockdep_forget(const void *lock);

@@ -90,11 +90,13 @@ size_t dc__lifecycle_leak_suspects(char *buf, size_t cap) {
       continue;
     char where[96];
     dc__describe_site(site, where, sizeof where);
-    at += (size_t)snprintf(buf + at, cap - at, "%s#Port<0.%d> %zu bytes from %s",
-                           shown++ ? ", " : "; suspects (allocated in a "
-                                            "port's callbacks, not freed by "
-                                            "its stop): ",
-                           s->port, size, where[0] ? where : "?");
+    at +=
+        (size_t)snprintf(buf + at, cap - at, "%s#Port<0.%d> %zu bytes from %s",
+                         shown++ ? ", "
+                                 : "; suspects (allocated in a "
+                                   "port's callbacks, not freed by "
+                                   "its stop): ",
+                         s->port, size, where[0] ? where : "?");
   }
   nsuspects = 0;
   pthread_mutex_unlock(&lock);

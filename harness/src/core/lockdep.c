@@ -64,9 +64,7 @@ typedef struct held_lock {
 static _Thread_local held_lock held[MAX_HELD];
 static _Thread_local int nheld, nlost;
 static _Thread_local unsigned held_gen, cur_cb, cb_counter;
-static _Thread_local struct {
-  const void *a, *b;
-} cache[CACHE];
+static _Thread_local struct { const void *a, *b; } cache[CACHE];
 static _Thread_local unsigned cache_gen;
 
 /* Drops thread-local state that predates a reset or a forget. */

@@ -76,8 +76,9 @@ static inline void spin_unlock(spin *l) {
 /* Classes: 64 bytes, then four steps per power of two up to 32 KiB (at most
  * 25% slack). Class numbers start at 1; 0 means "plain malloc". */
 #define NCLS 37
-#define POOL_DEPTH 64          /* blocks kept per class and thread, at most */
-#define POOL_CLASS_BYTES (128 << 10) /* ... and at most about this many bytes */
+#define POOL_DEPTH 64 /* blocks kept per class and thread, at most */
+/* ... and at most about this many bytes. */
+#define POOL_CLASS_BYTES (128 << 10)
 
 static unsigned class_of(size_t n) {
   if (n <= 64)
@@ -179,9 +180,9 @@ typedef struct qent {
 
 typedef struct shard {
   _Alignas(64) spin mu;
-  slot *tab;       /* open addressing, linear probing, power of two */
-  size_t cap;      /* 0 until the first insert */
-  size_t used;     /* live + quarantined entries */
+  slot *tab;   /* open addressing, linear probing, power of two */
+  size_t cap;  /* 0 until the first insert */
+  size_t used; /* live + quarantined entries */
   size_t live[NKINDS], bytes[NKINDS];
   qent quar[QCAP]; /* FIFO of FREED entries, oldest at qhead */
   unsigned qhead, qlen;
@@ -423,9 +424,7 @@ static spin plocks[NPLOCKS];
 static mem_hdr *port_head[DC__MAX_PORTS];
 static _Atomic unsigned port_hi; /* 1 + highest index listed since reset */
 
-static int listed(int owner) {
-  return owner >= 0 && owner < DC__MAX_PORTS;
-}
+static int listed(int owner) { return owner >= 0 && owner < DC__MAX_PORTS; }
 
 static void port_link(mem_hdr *h) {
   int o = h->blk.owner;
@@ -588,8 +587,7 @@ int dc__mem_valid(const void *ptr) {
   return ptr && dc__blk_find(ptr, DC__BLK_MEM, &st) && st == DC__BLK_LIVE;
 }
 
-int dc__mem_info(const void *ptr, size_t *size, int *owner,
-                 const void **site) {
+int dc__mem_info(const void *ptr, size_t *size, int *owner, const void **site) {
   shard *s = shard_of(ptr);
   spin_lock(&s->mu);
   slot *at = lookup(s, ptr, DC__BLK_MEM);

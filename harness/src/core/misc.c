@@ -18,6 +18,7 @@
  * name for (ERESTART, ESTRPIPE, EISNAM, ENOMEDIUM, ECANCELED, EOWNERDEAD...)
  * are "unknown" there too, and aliases (EWOULDBLOCK, EDEADLOCK, EOPNOTSUPP)
  * get the canonical name. A duplicate value would not compile. */
+/* clang-format off */
 #define DC__ERRNO_NAMES(X)                                                     \
   X(EPERM, eperm) X(ENOENT, enoent) X(ESRCH, esrch) X(EINTR, eintr)            \
   X(EIO, eio) X(ENXIO, enxio) X(E2BIG, e2big) X(ENOEXEC, enoexec)              \
@@ -57,6 +58,7 @@
   X(EALREADY, ealready) X(EINPROGRESS, einprogress) X(ESTALE, estale)          \
   X(EUCLEAN, euclean) X(ENOTNAM, enotnam) X(ENAVAIL, enavail)                  \
   X(EREMOTEIO, eremoteio) X(EDQUOT, edquot)
+/* clang-format on */
 
 char *erl_errno_id(int error) {
   DC__API(erl_errno_id);
@@ -74,7 +76,8 @@ char *erl_errno_id(int error) {
 /* ------------------------------------------------------------------------ */
 /* driver_system_info, null_func                                             */
 
-#define SI_SIZE(f) (offsetof(ErlDrvSysInfo, f) + sizeof(((ErlDrvSysInfo *)0)->f))
+#define SI_SIZE(f)                                                             \
+  (offsetof(ErlDrvSysInfo, f) + sizeof(((ErlDrvSysInfo *)0)->f))
 
 /* Fills exactly the fields that fit in si_size: each block is one version of
  * the struct (io.c: driver_system_info). */
@@ -274,7 +277,8 @@ ErlDrvTime erl_drv_convert_time_unit(ErlDrvTime val, ErlDrvTimeUnit from,
   if (!ff || !tf)
     return ERL_DRV_TIME_ERROR;
   if (tf >= ff)
-    return (ErlDrvTime)((unsigned long long)val * (unsigned long long)(tf / ff));
+    return (ErlDrvTime)((unsigned long long)val *
+                        (unsigned long long)(tf / ff));
   long long d = ff / tf;
   if (val >= 0)
     return val / d;

@@ -214,7 +214,8 @@ void dc__proc_exit(ErlDrvTermData pid, const char *reason_atom) {
   atomic_store(&exiting_pid, 0);
   /* The link to each port it owns breaks: those ports exit (a dead owner
    * gets no messages). Normal exit of the owner closes its ports too. */
-  for (dc__port *p = dc__port_next_live(0); p; p = dc__port_next_live(p->idx + 1))
+  for (dc__port *p = dc__port_next_live(0); p;
+       p = dc__port_next_live(p->idx + 1))
     if (p->owner == pid && p->owner_linked)
       dc__port_exit(p, reason_atom ? reason_atom : "normal", 0);
 }

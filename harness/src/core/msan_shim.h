@@ -152,19 +152,20 @@ static inline int dc__msan_ei_x_encode_atom(ei_x_buff *x, const char *s) {
   return dc__msan_x_done(x, from, ei_x_encode_atom(x, s));
 }
 
-static inline int dc__msan_ei_x_encode_atom_len_as(
-    ei_x_buff *x, const char *s, int len, erlang_char_encoding from_enc,
-    erlang_char_encoding to_enc) {
+static inline int
+dc__msan_ei_x_encode_atom_len_as(ei_x_buff *x, const char *s, int len,
+                                 erlang_char_encoding from_enc,
+                                 erlang_char_encoding to_enc) {
   if (s && len > 0) /* converted character by character */
     __msan_check_mem_is_initialized(s, (size_t)len);
   int from = x->index;
-  return dc__msan_x_done(
-      x, from, ei_x_encode_atom_len_as(x, s, len, from_enc, to_enc));
+  return dc__msan_x_done(x, from,
+                         ei_x_encode_atom_len_as(x, s, len, from_enc, to_enc));
 }
 
 /* Header/integer encoders: ei picks the encoding from the value. */
 #define DC__MSAN_X_SCALAR(name, type)                                          \
-  static inline int dc__msan_##name(ei_x_buff *x, type n) {                   \
+  static inline int dc__msan_##name(ei_x_buff *x, type n) {                    \
     dc__msan_used(n);                                                          \
     int from = x->index;                                                       \
     return dc__msan_x_done(x, from, name(x, n));                               \
@@ -292,7 +293,7 @@ static inline int dc__msan_ei_skip_term(const char *b, int *i) {
 
 /* Decoders with one fixed-size output. */
 #define DC__MSAN_DEC(name, type)                                               \
-  static inline int dc__msan_##name(const char *b, int *i, type *p) {         \
+  static inline int dc__msan_##name(const char *b, int *i, type *p) {          \
     int r = name(b, i, p);                                                     \
     if (r == 0) {                                                              \
       dc__msan_out(i);                                                         \
@@ -385,8 +386,7 @@ static inline int dc__msan_ei_decode_ref(const char *b, int *i, erlang_ref *p) {
 }
 
 /* Bignums: sign and (arity + 1) / 2 16-bit digits. */
-static inline int dc__msan_ei_decode_big(const char *b, int *i,
-                                         erlang_big *p) {
+static inline int dc__msan_ei_decode_big(const char *b, int *i, erlang_big *p) {
   int r = ei_decode_big(b, i, p);
   if (r == 0) {
     dc__msan_out(i);

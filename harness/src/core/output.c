@@ -138,8 +138,8 @@ static SysIOVec *skip_bytes(ErlIOVec *ev, ErlDrvSizeT skip, int *n) {
   return iov;
 }
 
-int driver_outputv(ErlDrvPort port, char *hbuf, ErlDrvSizeT hlen,
-                   ErlIOVec *ev, ErlDrvSizeT skip) {
+int driver_outputv(ErlDrvPort port, char *hbuf, ErlDrvSizeT hlen, ErlIOVec *ev,
+                   ErlDrvSizeT skip) {
   int drop;
   dc__port *p = output_port(DC__API_driver_outputv, port, &drop, SITE);
   if (!ev)

@@ -102,8 +102,8 @@ dc__port *dc__port_alloc(const char *name, ErlDrvTermData owner, int opts) {
       return NULL;
   } while (!atomic_compare_exchange_weak(&dc__g.nports, &n, n + 1));
   dc__port *p = &dc__g.ports[n];
-  int no_msgq = dc__g.entry &&
-                (dc__g.entry->driver_flags & ERL_DRV_FLAG_NO_BUSY_MSGQ);
+  int no_msgq =
+      dc__g.entry && (dc__g.entry->driver_flags & ERL_DRV_FLAG_NO_BUSY_MSGQ);
   memset(p, 0, sizeof *p);
   p->idx = n;
   p->id = DC__MK(DC__TAG_PORT, n);
@@ -650,8 +650,8 @@ static int control_reply(dc__port *p, ErlDrvTermData to, ErlDrvSSizeT n,
      * stimulus) works in the real emulator, which always passes 64. */
     if (m > rlen && m > CONTROL_RLEN) {
       dc__flag_at(DC_RULE_RBUF_OVERFLOW, "control", site,
-                  "control returned %zu bytes in the %d-byte default buffer",
-                  m, CONTROL_RLEN);
+                  "control returned %zu bytes in the %d-byte default buffer", m,
+                  CONTROL_RLEN);
     }
     if (m > CONTROL_RLEN + RBUF_SLACK)
       m = CONTROL_RLEN + RBUF_SLACK;
@@ -758,8 +758,7 @@ int dc__port_call(dc__port *p, ErlDrvTermData caller, unsigned cmd,
   unsigned flags = 0;
   dc__cbframe f;
   dc__cb_enter(p, DC__CB_CALL, caller, &f);
-  ErlDrvSSizeT n =
-      e->call(p->drv_data, cmd, in, len, &rbuf, CALL_RLEN, &flags);
+  ErlDrvSSizeT n = e->call(p->drv_data, cmd, in, len, &rbuf, CALL_RLEN, &flags);
   long ovh = dc__overhead_begin(); /* reply checks: not the driver's time */
   call_reply(p, caller, n, rbuf, def);
   dc__overhead_end(&ovh);
@@ -815,7 +814,7 @@ static void terminate_now(dc__port *p) {
     dc__cb_leave(p, &f);
   }
   dc__lifecycle_port_stopped(p); /* select.leak_at_stop, mem.leak suspects */
-  dc__timer_cancel_port(p); /* a timer armed inside stop never fires */
+  dc__timer_cancel_port(p);      /* a timer armed inside stop never fires */
   dc__queue_clear(p);
   dc__pdl_port_gone(p);
   p->state = DC__PORT_DEAD;

@@ -117,7 +117,8 @@ void driver_pdl_lock(ErlDrvPDL pdl) {
     return;
   }
   const void *site = __builtin_return_address(0);
-  dc__lockdep_wait(pdl, "port data lock", 0, "driver_pdl_lock", site); /* thread.lock_order */
+  dc__lockdep_wait(pdl, "port data lock", 0, "driver_pdl_lock",
+                   site); /* thread.lock_order */
   pdl_take(pdl);
   dc__lockdep_acquired(pdl, "port data lock", site);
 }
@@ -309,8 +310,8 @@ static size_t vec_bytes(const ErlIOVec *ev, int first, size_t *n) {
 
 /* driver_enqv / driver_pushqv and everything built on them, for a port
  * already validated by queue_port (NULL: invalid, returns -1). */
-static int queue_vec(dc__port *p, ErlIOVec *ev, ErlDrvSizeT skip,
-                     int at_tail, const char *api, const void *site) {
+static int queue_vec(dc__port *p, ErlIOVec *ev, ErlDrvSizeT skip, int at_tail,
+                     const char *api, const void *site) {
   if (!p || !ev)
     return -1;
   if (ev->size <= skip) { /* nothing left: ERTS returns 0 */
@@ -340,8 +341,8 @@ static int queue_vec(dc__port *p, ErlIOVec *ev, ErlDrvSizeT skip,
   for (int i = first; i < ev->vsize && k < n; i++) {
     if (ev->iov[i].iov_len == 0) /* zero-length entries are dropped */
       continue;
-    if (fill_slot(q, base + k, &ev->iov[i], ev->binv ? ev->binv[i] : NULL,
-                  api, site) != 0) {
+    if (fill_slot(q, base + k, &ev->iov[i], ev->binv ? ev->binv[i] : NULL, api,
+                  site) != 0) {
       while (k-- > 0) {
         SysIOVec *u = &q->iov[base + k];
         dc__dlv_unqueue(q->binv[base + k], u->iov_base, u->iov_len, u->iov_len);
@@ -524,8 +525,7 @@ ErlDrvSizeT dc__queue_clear(dc__port *p) {
   ErlDrvSizeT dropped = q->size;
   for (size_t i = 0; i < q->len; i++) {
     SysIOVec *e = &q->iov[q->head + i];
-    dc__dlv_unqueue(q->binv[q->head + i], e->iov_base, e->iov_len,
-                    e->iov_len);
+    dc__dlv_unqueue(q->binv[q->head + i], e->iov_base, e->iov_len, e->iov_len);
     dc__bin_unref(q->binv[q->head + i]);
   }
   free(q->iov);

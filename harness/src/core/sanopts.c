@@ -26,11 +26,11 @@
  * still lets ASan check the accesses (the shadow does not exist yet) */
 #define NOSAN                                                                  \
   __attribute__((disable_sanitizer_instrumentation,                            \
-                 no_sanitize("address", "thread", "memory", "undefined"),     \
+                 no_sanitize("address", "thread", "memory", "undefined"),      \
                  no_builtin, noinline))
 #elif defined(__clang__)
 #define NOSAN                                                                  \
-  __attribute__((no_sanitize("address", "thread", "memory", "undefined"),     \
+  __attribute__((no_sanitize("address", "thread", "memory", "undefined"),      \
                  no_builtin, noinline))
 #else
 #define NOSAN                                                                  \
@@ -133,10 +133,14 @@ NOSAN const char *__tsan_default_options(void) {
     /* Keep running after a race: the unit finishes and the parent reads
      * every report (the first one with a driver frame is the finding).
      * report_signal_unsafe=0: the executor's crash handler deliberately
-     * calls dladdr/backtrace in the signal handler of a dying child. */
+     * calls dladdr/backtrace in the signal handler of a dying child.
+     * die_after_fork=0: the async pool outlives emulator resets, so a run
+     * unit may be forked while its (idle) workers exist; the child forgets
+     * them (async.c, at fork) and starts its own. */
     append(opts, sizeof opts,
            "symbolize=1:halt_on_error=0:second_deadlock_stack=1:"
-           "report_signal_unsafe=0:print_summary=1:" FRAME_FORMAT);
+           "report_signal_unsafe=0:die_after_fork=0:print_summary="
+           "1:" FRAME_FORMAT);
     add_suppressions(opts, sizeof opts, "tsan.supp");
   }
   return opts;

@@ -164,8 +164,8 @@ static void check_blocking(int fd, const void *site) {
 static int check_event(ErlDrvEvent event, int mode, const void *site) {
   intptr_t v = (intptr_t)event;
   if (mode & ~KNOWN_MODES)
-    dc__flag_at(DC_RULE_SELECT_BAD_EVENT, API, site,
-                "unknown mode bits 0x%x", (unsigned)(mode & ~KNOWN_MODES));
+    dc__flag_at(DC_RULE_SELECT_BAD_EVENT, API, site, "unknown mode bits 0x%x",
+                (unsigned)(mode & ~KNOWN_MODES));
   if (v < 0 || v >= MAX_FD) {
     dc__flag_at(DC_RULE_SELECT_BAD_EVENT, API, site,
                 "event %ld is not a valid file descriptor", (long)v);
@@ -197,8 +197,10 @@ static void steal(fd_entry *e, dc__port *p, int fd, int mode,
   if (stolen)
     dc__flag_at(DC_RULE_SELECT_STEAL, API, site,
                 "fd %d (%s) taken over from port %lu, which still selects it",
-                fd, stolen == MODE_RW ? "input/output"
-                    : stolen == ERL_DRV_READ ? "input" : "output",
+                fd,
+                stolen == MODE_RW        ? "input/output"
+                : stolen == ERL_DRV_READ ? "input"
+                                         : "output",
                 (unsigned long)DC__IDX(victim->id));
 }
 
@@ -341,14 +343,17 @@ static int dispatch(int fd, int dir, const char *stimulus) {
   if (!p)
     return 0;
   ErlDrvEntry *de = dc__g.entry;
-  void (*cb)(ErlDrvData, ErlDrvEvent) =
-      !de ? NULL : dir == ERL_DRV_READ ? de->ready_input : de->ready_output;
+  void (*cb)(ErlDrvData, ErlDrvEvent) = !de ? NULL
+                                        : dir == ERL_DRV_READ
+                                            ? de->ready_input
+                                            : de->ready_output;
   if (!cb) {
     deselect_missing(fd, p, dir);
     return 0;
   }
   dc__cbframe f;
-  dc__cb_enter(p, dir == ERL_DRV_READ ? DC__CB_READY_INPUT : DC__CB_READY_OUTPUT,
+  dc__cb_enter(p,
+               dir == ERL_DRV_READ ? DC__CB_READY_INPUT : DC__CB_READY_OUTPUT,
                DC__NIL, &f);
   /* Re-check under the port lock: a callback on another thread may have
    * closed the port or deselected the fd meanwhile. */
@@ -388,7 +393,8 @@ static size_t collect(void) {
   size_t n = 0;
   int top = atomic_load(&max_fd);
   for (int fd = 0; fd <= top; fd++) {
-    if (!atomic_load_explicit(&chunks[fd >> CHUNK_BITS], memory_order_acquire)) {
+    if (!atomic_load_explicit(&chunks[fd >> CHUNK_BITS],
+                              memory_order_acquire)) {
       fd |= CHUNK_SIZE - 1; /* skip the whole missing chunk */
       continue;
     }
@@ -405,8 +411,9 @@ static size_t collect(void) {
       pbuf = nb;
       pcap = cap;
     }
-    pbuf[n++] = (struct pollfd){fd, (short)((ev & ERL_DRV_READ ? POLLIN : 0) |
-                                            (ev & ERL_DRV_WRITE ? POLLOUT : 0)),
+    pbuf[n++] = (struct pollfd){fd,
+                                (short)((ev & ERL_DRV_READ ? POLLIN : 0) |
+                                        (ev & ERL_DRV_WRITE ? POLLOUT : 0)),
                                 0};
   }
   return n;
@@ -463,8 +470,9 @@ int dc__select_fire(int fd, int mode) {
       dirs |= dir;
   if (!dirs)
     return -1;
-  struct pollfd pf = {fd, (short)((dirs & ERL_DRV_READ ? POLLIN : 0) |
-                                  (dirs & ERL_DRV_WRITE ? POLLOUT : 0)),
+  struct pollfd pf = {fd,
+                      (short)((dirs & ERL_DRV_READ ? POLLIN : 0) |
+                              (dirs & ERL_DRV_WRITE ? POLLOUT : 0)),
                       0};
   int ready = poll(&pf, 1, 0) > 0 ? ready_modes(&pf) : 0;
   if (dirs & ERL_DRV_WRITE)
@@ -547,7 +555,8 @@ static int entry_modes(const fd_entry *e) {
 int dc__select_count(dc__port *p) {
   int n = 0, top = atomic_load(&max_fd);
   for (int fd = 0; fd <= top; fd++) {
-    if (!atomic_load_explicit(&chunks[fd >> CHUNK_BITS], memory_order_acquire)) {
+    if (!atomic_load_explicit(&chunks[fd >> CHUNK_BITS],
+                              memory_order_acquire)) {
       fd |= CHUNK_SIZE - 1;
       continue;
     }
@@ -563,14 +572,15 @@ int dc__select_count(dc__port *p) {
 int dc__select_next(int after, int *mode, dc__port **port) {
   int top = atomic_load(&max_fd);
   for (int fd = after < 0 ? 0 : after + 1; fd <= top; fd++) {
-    if (!atomic_load_explicit(&chunks[fd >> CHUNK_BITS], memory_order_acquire)) {
+    if (!atomic_load_explicit(&chunks[fd >> CHUNK_BITS],
+                              memory_order_acquire)) {
       fd |= CHUNK_SIZE - 1;
       continue;
     }
     pthread_mutex_lock(shard_of(fd));
     fd_entry *e = entry_get(fd, 0);
     int m = entry_modes(e);
-    dc__port *o = e->in_port ? e->in_port
+    dc__port *o = e->in_port    ? e->in_port
                   : e->out_port ? e->out_port
                                 : e->use_port;
     pthread_mutex_unlock(shard_of(fd));
@@ -588,15 +598,16 @@ int dc__select_next(int after, int *mode, dc__port **port) {
 int dc__select_port_fds(const dc__port *p, int *fds, int *modes, int cap) {
   int n = 0, top = atomic_load(&max_fd);
   for (int fd = 0; fd <= top && n < cap; fd++) {
-    if (!atomic_load_explicit(&chunks[fd >> CHUNK_BITS], memory_order_acquire)) {
+    if (!atomic_load_explicit(&chunks[fd >> CHUNK_BITS],
+                              memory_order_acquire)) {
       fd |= CHUNK_SIZE - 1;
       continue;
     }
     pthread_mutex_lock(shard_of(fd));
     fd_entry *e = entry_get(fd, 0);
-    int m = ((e->events & ERL_DRV_READ) && e->in_port == p ? ERL_DRV_READ : 0) |
-            ((e->events & ERL_DRV_WRITE) && e->out_port == p ? ERL_DRV_WRITE
-                                                              : 0);
+    int m =
+        ((e->events & ERL_DRV_READ) && e->in_port == p ? ERL_DRV_READ : 0) |
+        ((e->events & ERL_DRV_WRITE) && e->out_port == p ? ERL_DRV_WRITE : 0);
     pthread_mutex_unlock(shard_of(fd));
     if (!m)
       continue;

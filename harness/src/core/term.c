@@ -24,7 +24,7 @@ typedef struct tnode {
   const ErlDrvTermData *w; /* the opcode word; arguments follow it */
   int kids;                /* first child in the pool */
   int nkids;
-  size_t ext_used;         /* ERL_DRV_EXT2TERM: bytes of version + term */
+  size_t ext_used; /* ERL_DRV_EXT2TERM: bytes of version + term */
 } tnode;
 
 typedef struct tctx {
@@ -36,18 +36,31 @@ typedef struct tctx {
   int depth;
   const char *api;
   const void *site; /* the driver's call site, for findings */
-  int late; /* failed in pass 2 (after the receiver check in ERTS) */
+  int late;         /* failed in pass 2 (after the receiver check in ERTS) */
 } tctx;
 
 #define SMALL_SPEC 64 /* specs up to this many words use no heap */
 
 /* Arguments after each opcode (index = opcode), -1 = unknown opcode. */
 static int op_args(ErlDrvTermData op) {
-  static const signed char args[] = {
-      -1, 0 /*NIL*/,    1 /*ATOM*/, 1 /*INT*/,   1 /*PORT*/,  3 /*BINARY*/,
-      2 /*STRING*/,     1 /*TUPLE*/, 1 /*LIST*/, 2 /*STRING_CONS*/,
-      1 /*PID*/,        1 /*FLOAT*/, 2 /*EXT2TERM*/, 1 /*UINT*/,
-      2 /*BUF2BINARY*/, 1 /*INT64*/, 1 /*UINT64*/, 1 /*MAP*/};
+  static const signed char args[] = {-1,
+                                     0 /*NIL*/,
+                                     1 /*ATOM*/,
+                                     1 /*INT*/,
+                                     1 /*PORT*/,
+                                     3 /*BINARY*/,
+                                     2 /*STRING*/,
+                                     1 /*TUPLE*/,
+                                     1 /*LIST*/,
+                                     2 /*STRING_CONS*/,
+                                     1 /*PID*/,
+                                     1 /*FLOAT*/,
+                                     2 /*EXT2TERM*/,
+                                     1 /*UINT*/,
+                                     2 /*BUF2BINARY*/,
+                                     1 /*INT64*/,
+                                     1 /*UINT64*/,
+                                     1 /*MAP*/};
   return op < sizeof args ? args[op] : -1;
 }
 
@@ -56,7 +69,7 @@ static int op_args(ErlDrvTermData op) {
 
 #define FAIL(rule, ...)                                                        \
   do {                                                                         \
-    dc__flag_at(DC_RULE_##rule, c->api, c->site, __VA_ARGS__);               \
+    dc__flag_at(DC_RULE_##rule, c->api, c->site, __VA_ARGS__);                 \
     return -1;                                                                 \
   } while (0)
 
@@ -79,7 +92,8 @@ static int check_binary(tctx *c, const ErlDrvTermData *a, int at) {
   if (!b)
     FAIL(TERM_BAD_REF, "ERL_DRV_BINARY with a NULL binary (word %d)", at);
   if (!dc__bin_valid(b))
-    FAIL(TERM_BAD_REF, "ERL_DRV_BINARY %p is not a live driver binary (word %d)",
+    FAIL(TERM_BAD_REF,
+         "ERL_DRV_BINARY %p is not a live driver binary (word %d)",
          (const void *)b, at);
   ErlDrvUInt size = a[1], off = a[2], all = (ErlDrvUInt)b->orig_size;
   if (off > all || size > all - off)
@@ -105,8 +119,10 @@ static int check_op(tctx *c, const ErlDrvTermData *w, int at) {
     return 0;
   case ERL_DRV_PID:
     if (!dc__proc_known(a[0]))
-      FAIL(TERM_BAD_REF, "ERL_DRV_PID %#lx is not a pid from driver_connected/"
-           "driver_caller", (unsigned long)a[0]);
+      FAIL(TERM_BAD_REF,
+           "ERL_DRV_PID %#lx is not a pid from driver_connected/"
+           "driver_caller",
+           (unsigned long)a[0]);
     return 0;
   case ERL_DRV_BINARY:
     return check_binary(c, a, at);
@@ -125,8 +141,10 @@ static int check_op(tctx *c, const ErlDrvTermData *w, int at) {
     int min = *w == ERL_DRV_LIST ? 1 : 0;
     if (k < min || (*w == ERL_DRV_MAP && k > 0x3fffffff))
       FAIL(TERM_MALFORMED, "%s count %d (word %d)",
-           *w == ERL_DRV_LIST ? "ERL_DRV_LIST" : *w == ERL_DRV_MAP
-               ? "ERL_DRV_MAP" : "ERL_DRV_TUPLE", k, at);
+           *w == ERL_DRV_LIST  ? "ERL_DRV_LIST"
+           : *w == ERL_DRV_MAP ? "ERL_DRV_MAP"
+                               : "ERL_DRV_TUPLE",
+           k, at);
     /* Only now: 2 * k overflows for a negative map count. */
     int pops = *w == ERL_DRV_MAP ? 2 * k : k;
     if (c->depth < pops)
@@ -288,25 +306,37 @@ static int enc_list(tctx *c, ei_x_buff *x, int id) {
 
 static int term_rank(int tag) {
   switch (tag) {
-  case ERL_SMALL_INTEGER_EXT: case ERL_INTEGER_EXT: case ERL_SMALL_BIG_EXT:
-  case ERL_LARGE_BIG_EXT: case ERL_FLOAT_EXT: case NEW_FLOAT_EXT:
+  case ERL_SMALL_INTEGER_EXT:
+  case ERL_INTEGER_EXT:
+  case ERL_SMALL_BIG_EXT:
+  case ERL_LARGE_BIG_EXT:
+  case ERL_FLOAT_EXT:
+  case NEW_FLOAT_EXT:
     return 0;
-  case ERL_ATOM_EXT: case ERL_SMALL_ATOM_EXT: case ERL_ATOM_UTF8_EXT:
+  case ERL_ATOM_EXT:
+  case ERL_SMALL_ATOM_EXT:
+  case ERL_ATOM_UTF8_EXT:
   case ERL_SMALL_ATOM_UTF8_EXT:
     return 1;
-  case ERL_NEW_PORT_EXT: case ERL_PORT_EXT: case ERL_V4_PORT_EXT:
+  case ERL_NEW_PORT_EXT:
+  case ERL_PORT_EXT:
+  case ERL_V4_PORT_EXT:
     return 4;
-  case ERL_NEW_PID_EXT: case ERL_PID_EXT:
+  case ERL_NEW_PID_EXT:
+  case ERL_PID_EXT:
     return 5;
-  case ERL_SMALL_TUPLE_EXT: case ERL_LARGE_TUPLE_EXT:
+  case ERL_SMALL_TUPLE_EXT:
+  case ERL_LARGE_TUPLE_EXT:
     return 6;
   case ERL_MAP_EXT:
     return 7;
   case ERL_NIL_EXT:
     return 8;
-  case ERL_LIST_EXT: case ERL_STRING_EXT:
+  case ERL_LIST_EXT:
+  case ERL_STRING_EXT:
     return 9;
-  case ERL_BINARY_EXT: case ERL_BIT_BINARY_EXT:
+  case ERL_BINARY_EXT:
+  case ERL_BIT_BINARY_EXT:
     return 10;
   default:
     return 3;
@@ -479,8 +509,8 @@ static int term_build(const ErlDrvTermData *spec, int n, ei_x_buff *x,
                       const char *api, const void *site, int *late) {
   tnode nodes_small[SMALL_SPEC];
   int ints_small[2 * SMALL_SPEC];
-  tctx ctx = {nodes_small, 0, ints_small, 0, ints_small + SMALL_SPEC, 0,
-              api, site, 0};
+  tctx ctx = {nodes_small, 0,   ints_small, 0, ints_small + SMALL_SPEC,
+              0,           api, site,       0};
   tctx *c = &ctx;
   *late = 0;
   if (!spec || n <= 0)
@@ -544,8 +574,7 @@ static int send_term(dc__port *p, ErlDrvTermData to, ErlDrvTermData *data,
   else if (!dc__proc_alive(to))
     r = 0;
   else if (r == 0) {
-    dc__trace_add(DC__EV_MSG, to, p ? p->id : DC__NIL, x.buff,
-                  (size_t)x.index);
+    dc__trace_add(DC__EV_MSG, to, p ? p->id : DC__NIL, x.buff, (size_t)x.index);
     record_binaries(data, len, api, site);
     r = 1;
   }

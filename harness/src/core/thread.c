@@ -706,8 +706,8 @@ int erl_drv_tsd_key_create(char *name, ErlDrvTSDKey *key) {
 
 /* The calling thread's value array, cleared when it predates a reset. */
 static struct ErlDrvTid_ *tsd_self(int alloc) {
-  struct ErlDrvTid_ *t = alloc ? (struct ErlDrvTid_ *)erl_drv_thread_self()
-                               : self_tid;
+  struct ErlDrvTid_ *t =
+      alloc ? (struct ErlDrvTid_ *)erl_drv_thread_self() : self_tid;
   if (t && t->tsd_gen != reg_gen) {
     if (t->tsd)
       memset(t->tsd, 0, (size_t)t->tsd_len * sizeof *t->tsd);

@@ -37,9 +37,9 @@ static dc__event *_Atomic trace_head; /* read without trace_mu */
 static dc__event *trace_tail;         /* under trace_mu */
 static uint64_t trace_seq;            /* under trace_mu */
 static _Atomic size_t trace_n;
-static chunk *chunks;                 /* under trace_mu */
-static chunk *spare;                  /* standard chunks kept for reuse */
-static unsigned nspare;               /* under trace_mu */
+static chunk *chunks;   /* under trace_mu */
+static chunk *spare;    /* standard chunks kept for reuse */
+static unsigned nspare; /* under trace_mu */
 /* Bumped by every reset: a thread's chunk from an older generation is gone
  * (freed or handed out again) and must not be used. */
 static _Atomic unsigned trace_gen = 1;
@@ -230,7 +230,7 @@ static long data_size(int binary, size_t hlen, const SysIOVec *segs,
   if (total > 0x7fffffff)
     return -1;
   if (total == 0)
-    return 1;                                   /* [] */
+    return 1; /* [] */
   return (long)(total <= STRING_EXT_MAX ? 3 + total : 6 + 2 * total);
 }
 
@@ -294,8 +294,8 @@ int dc__trace_port_data(ErlDrvTermData to, ErlDrvTermData port, int binary,
   const prefix *pre = size < 0 ? NULL : msg_prefix(port);
   if (!pre)
     return -1;
-  dc__event *ev = dc__trace_reserve(DC__EV_MSG, to, port,
-                                    (size_t)pre->len + (size_t)size);
+  dc__event *ev =
+      dc__trace_reserve(DC__EV_MSG, to, port, (size_t)pre->len + (size_t)size);
   if (!ev)
     return -1;
   memcpy(ev->etf, pre->b, (size_t)pre->len);

@@ -35,7 +35,8 @@ int dc__load_again(char *errbuf, size_t cap);
 int dc__unload_driver(void);
 
 /* Copies the entry driver_init returned in the last load (and its name into
- * name, caller-owned), even when it was refused. Returns 0 if there was none. */
+ * name, caller-owned), even when it was refused. Returns 0 if there was none.
+ */
 int dc__loader_entry_copy(ErlDrvEntry *out, char *name, size_t cap);
 
 /* Checks the entry for entry.modified against the load-time snapshot

@@ -6,10 +6,10 @@
  * but that catch real bugs (const entry, unknown flags) are findings only: the
  * driver still loads, as it would in the real emulator. */
 #include <dlfcn.h>
+#include <errno.h>
 #include <link.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -174,7 +174,8 @@ static int accept_entry(ErlDrvEntry *e, const char *expected_name, int ro) {
               "the ErlDrvEntry is in read-only memory (declared const); the "
               "emulator reserves handle/handle2 for writing");
   if (e->driver_flags & ~KNOWN_FLAGS) {
-    snprintf(buf, sizeof buf, "0x%x", (unsigned)(e->driver_flags & ~KNOWN_FLAGS));
+    snprintf(buf, sizeof buf, "0x%x",
+             (unsigned)(e->driver_flags & ~KNOWN_FLAGS));
     load_flag(DC_RULE_ENTRY_FLAGS, "unknown driver_flags bits %s", buf);
   }
   dc__g.entry = e;
@@ -234,7 +235,8 @@ int dc__load_driver(const char *path, char *errbuf, size_t cap) {
   if (!h)
     return dlopen_error(path, errbuf, cap);
   base_name(path, name, sizeof name);
-  ErlDrvEntry *(*init_fn)(void) = (ErlDrvEntry * (*)(void)) dlsym(h, "driver_init");
+  ErlDrvEntry *(*init_fn)(void) =
+      (ErlDrvEntry * (*)(void)) dlsym(h, "driver_init");
   if (!init_fn)
     init_fn = (ErlDrvEntry * (*)(void)) dlsym(h, "_driver_init");
   if (!init_fn) {

@@ -12,25 +12,25 @@
 
 /* What found one finding and its scenarios; parallel to dc__findings(). */
 typedef struct dc__report_finding {
-  const char *sequence;              /* "smoke", "random 3", "stimulus x" */
-  uint64_t seed;                     /* seed of that sequence */
-  const char *const *scenario;       /* original scenario lines */
+  const char *sequence;        /* "smoke", "random 3", "stimulus x" */
+  uint64_t seed;               /* seed of that sequence */
+  const char *const *scenario; /* original scenario lines */
   size_t nscenario;
-  const char *const *shrunk;         /* shrunk scenario lines */
+  const char *const *shrunk; /* shrunk scenario lines */
   size_t nshrunk;
 } dc__report_finding;
 
 /* Everything a report says; the caller owns all memory it points to. */
 typedef struct dc__report_info {
   const char *driver_path;
-  int have_entry;        /* 0 when driver_init gave no entry */
-  ErlDrvEntry entry;     /* copy taken at load (the library may be gone) */
+  int have_entry;    /* 0 when driver_init gave no entry */
+  ErlDrvEntry entry; /* copy taken at load (the library may be gone) */
   char driver_name[64];
   uint64_t seed;
   double duration_ms;
   const char *const *scenario; /* scenario lines, one per step */
   size_t nsteps;
-  const char *const *trace;    /* Erlang-visible trace lines */
+  const char *const *trace; /* Erlang-visible trace lines */
   size_t ntrace;
   unsigned long callbacks[DC__CB_COUNT];
   const char *mode;                 /* "run" or "replay" */
@@ -39,7 +39,7 @@ typedef struct dc__report_info {
   unsigned smoke, targeted, random; /* run units of each kind */
   const char *const *stimuli;       /* names of the stimuli applied */
   size_t nstimuli;
-  const char *const *never_ran;     /* defined callbacks that never ran */
+  const char *const *never_ran; /* defined callbacks that never ran */
   size_t nnever;
 } dc__report_info;
 

@@ -64,9 +64,9 @@ static cJSON *finding_json(const dc__finding *f, size_t idx,
                            const dc__report_info *in) {
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "rule", dc__rule_id(f->rule));
-  cJSON_AddStringToObject(o, "severity", dc__rule_severity(f->rule) == DC_SEV_ERROR
-                                             ? "error"
-                                             : "warning");
+  cJSON_AddStringToObject(
+      o, "severity",
+      dc__rule_severity(f->rule) == DC_SEV_ERROR ? "error" : "warning");
   cJSON_AddStringToObject(o, "title", dc__rule_title(f->rule));
   cJSON_AddStringToObject(o, "message", f->message);
   cJSON_AddStringToObject(o, "callback", f->callback);
@@ -93,7 +93,8 @@ static cJSON *finding_json(const dc__finding *f, size_t idx,
   }
   /* The operations up to and including the one that exposed the finding:
    * a scenario that reproduces it. */
-  size_t upto = in->nsteps ? (f->step < in->nsteps ? f->step + 1 : in->nsteps) : 0;
+  size_t upto =
+      in->nsteps ? (f->step < in->nsteps ? f->step + 1 : in->nsteps) : 0;
   cJSON_AddItemToObject(o, "trace", strings(in->scenario, upto));
   return o;
 }
@@ -105,9 +106,11 @@ static cJSON *summary_json(const dc__report_info *in, int errors,
   cJSON_AddNumberToObject(s, "warnings", warnings);
   cJSON *cb = cJSON_AddObjectToObject(s, "callbacks");
   for (int i = 1; i < DC__CB_COUNT; i++)
-    cJSON_AddNumberToObject(cb, dc__cb_name((dc__cb)i), (double)in->callbacks[i]);
+    cJSON_AddNumberToObject(cb, dc__cb_name((dc__cb)i),
+                            (double)in->callbacks[i]);
   cJSON_AddItemToObject(s, "never_ran", strings(in->never_ran, in->nnever));
-  cJSON_AddItemToObject(s, "stimuli_applied", strings(in->stimuli, in->nstimuli));
+  cJSON_AddItemToObject(s, "stimuli_applied",
+                        strings(in->stimuli, in->nstimuli));
   return s;
 }
 

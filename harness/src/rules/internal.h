@@ -17,14 +17,14 @@ typedef enum {
 /* One finding as recorded by the reporter; strings are copied in. */
 typedef struct dc__finding {
   dc_rule rule;
-  unsigned count;      /* occurrences merged into this one (same rule+site) */
-  unsigned step;       /* scenario step (operation index) of the first one */
-  int port;            /* port number, or -1 for load/unload/thread */
-  char callback[24];   /* running callback, "load", "unload" or "thread" */
-  char api[40];        /* API function involved, "" when none */
-  char stimulus[48];   /* stimulus that exposed it, "" when plain */
-  char location[160];  /* driver source location (symbol+offset), or "" */
-  char message[320];   /* human-readable detail */
+  unsigned count;     /* occurrences merged into this one (same rule+site) */
+  unsigned step;      /* scenario step (operation index) of the first one */
+  int port;           /* port number, or -1 for load/unload/thread */
+  char callback[24];  /* running callback, "load", "unload" or "thread" */
+  char api[40];       /* API function involved, "" when none */
+  char stimulus[48];  /* stimulus that exposed it, "" when plain */
+  char location[160]; /* driver source location (symbol+offset), or "" */
+  char message[320];  /* human-readable detail */
 } dc__finding;
 
 /* Context a finding is reported in; filled by the caller (the core). */
@@ -36,7 +36,8 @@ typedef struct dc__report_ctx {
   const void *site; /* return address inside the driver, or NULL */
 } dc__report_ctx;
 
-/* Records a finding (deduplicated by rule, callback, api and site). Thread-safe. */
+/* Records a finding (deduplicated by rule, callback, api and site).
+ * Thread-safe. */
 void dc__report(dc_rule rule, const dc__report_ctx *ctx, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void dc__vreport(dc_rule rule, const dc__report_ctx *ctx, const char *fmt,

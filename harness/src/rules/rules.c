@@ -17,7 +17,8 @@ typedef struct rule_meta {
 } rule_meta;
 
 static const rule_meta catalogue[DC_RULE_COUNT] = {
-#define DC_RULE(sym, id, sev, title, why, doc) {id, DC_SEV_##sev, title, why, doc},
+#define DC_RULE(sym, id, sev, title, why, doc)                                 \
+  {id, DC_SEV_##sev, title, why, doc},
 #include "rules.def"
 #undef DC_RULE
 };
@@ -83,11 +84,13 @@ void dc__describe_site(const void *site, char *buf, size_t cap) {
     const char *obj = strrchr(info.dli_fname, '/');
     obj = obj ? obj + 1 : info.dli_fname;
     if (info.dli_sname)
-      snprintf(buf, cap, "%s(%s+0x%lx)", obj, info.dli_sname,
-               (unsigned long)((const char *)site - (const char *)info.dli_saddr));
+      snprintf(
+          buf, cap, "%s(%s+0x%lx)", obj, info.dli_sname,
+          (unsigned long)((const char *)site - (const char *)info.dli_saddr));
     else
-      snprintf(buf, cap, "%s(+0x%lx)", obj,
-               (unsigned long)((const char *)site - (const char *)info.dli_fbase));
+      snprintf(
+          buf, cap, "%s(+0x%lx)", obj,
+          (unsigned long)((const char *)site - (const char *)info.dli_fbase));
   } else {
     snprintf(buf, cap, "%p", site);
   }

@@ -27,14 +27,14 @@
 
 typedef struct entry {
   dc__op op;
-  dc__runner r;        /* runner snapshot taken at dispatch */
-  unsigned char *buf;  /* owned payload copy, reused across entries */
+  dc__runner r;       /* runner snapshot taken at dispatch */
+  unsigned char *buf; /* owned payload copy, reused across entries */
   size_t bufcap;
 } entry;
 
 typedef struct worker {
   pthread_t thread;
-  int running;            /* thread created (dispatcher thread only) */
+  int running; /* thread created (dispatcher thread only) */
   pthread_mutex_t mu;
   pthread_cond_t work;    /* signalled when tail moves or quit is set */
   pthread_cond_t idle;    /* signalled when head moves */

@@ -85,8 +85,8 @@ int dc__exec_open(dc__exec **out, const dc__exec_config *cfg) {
   if (!ex->cfg.hang_ms)
     ex->cfg.hang_ms = DEFAULT_HANG_MS;
   ex->findings_bytes = align8(dc__findings_share_size(SHARED_FINDINGS));
-  ex->size = align8(sizeof(shm_hdr)) + ex->findings_bytes + OPLOG_BYTES +
-             TRACE_BYTES;
+  ex->size =
+      align8(sizeof(shm_hdr)) + ex->findings_bytes + OPLOG_BYTES + TRACE_BYTES;
   ex->mem = mmap(NULL, ex->size, PROT_READ | PROT_WRITE,
                  MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (ex->mem == MAP_FAILED) {
@@ -170,7 +170,7 @@ static void on_fatal(int sig, siginfo_t *si, void *uctx) {
 }
 
 static void install_handlers(void) {
-  static const int sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL,
+  static const int sigs[] = {SIGSEGV, SIGBUS,  SIGFPE, SIGILL,
                              SIGABRT, SIGTRAP, SIGSYS, SIGUSR2};
   stack_t ss = {.ss_sp = malloc(1 << 16), .ss_size = 1 << 16};
   struct sigaction sa;
@@ -212,8 +212,8 @@ static void log_trace(dc__exec *ex, unsigned step, const dc__event **last) {
     *last = ev;
     dc__event_print(ev, line, sizeof line);
     size_t room = TRACE_BYTES - ex->hdr->trace_len;
-    int n = snprintf(ex->trace + ex->hdr->trace_len, room, "%u %s\n", step,
-                     line);
+    int n =
+        snprintf(ex->trace + ex->hdr->trace_len, room, "%u %s\n", step, line);
     if (n > 0 && (size_t)n < room)
       ex->hdr->trace_len += (size_t)n;
   }
@@ -278,9 +278,10 @@ static void child_main(dc__exec *ex, const dc__exec_unit *u) {
   dc__cb_watch = &h->watch;
   drv_base = NULL;
   h->load_rc = IN_PROGRESS;
-  int rc = dc__load_driver(ex->cfg.driver_path, h->load_err, sizeof h->load_err);
-  h->have_entry = dc__loader_entry_copy(&h->entry, h->driver_name,
-                                        sizeof h->driver_name);
+  int rc =
+      dc__load_driver(ex->cfg.driver_path, h->load_err, sizeof h->load_err);
+  h->have_entry =
+      dc__loader_entry_copy(&h->entry, h->driver_name, sizeof h->driver_name);
   h->load_rc = rc;
   if (rc == 0) {
     if (dladdr(dc__g.entry, &di)) {
@@ -450,11 +451,10 @@ static int san_finding(dc__exec *ex, dc__exec_result *res, pid_t pid) {
   const shm_hdr *h = ex->hdr;
   dc__san_report rep;
   char *text = NULL;
-  int rc = dc__san_collect(ex->san_prefix, (long)pid, ex->cfg.driver_path,
-                           &rep, &text);
+  int rc = dc__san_collect(ex->san_prefix, (long)pid, ex->cfg.driver_path, &rep,
+                           &text);
   if (rc == DC__SAN_FOREIGN)
-    fprintf(stderr, "drvcheck: sanitizer report outside the driver:\n%s",
-            text);
+    fprintf(stderr, "drvcheck: sanitizer report outside the driver:\n%s", text);
   free(text);
   if (rc != DC__SAN_DRIVER)
     return 0;
@@ -468,8 +468,9 @@ static int san_finding(dc__exec *ex, dc__exec_result *res, pid_t pid) {
   int cb = h->watch.emu_cb != DC__CB_NONE ? h->watch.emu_cb : h->watch.any_cb;
   const char *done_cb = rep.rule == DC_RULE_SAN_LEAK ? "unload" : "thread";
   snprintf(f.callback, sizeof f.callback, "%s",
-           h->done ? done_cb
-                   : cb_or(cb, h->load_rc == IN_PROGRESS ? "load" : "emulator"));
+           h->done
+               ? done_cb
+               : cb_or(cb, h->load_rc == IN_PROGRESS ? "load" : "emulator"));
   f.port = h->done ? -1 : h->watch.port;
   add_finding(res, &f);
   if (!h->done)
@@ -555,7 +556,7 @@ int dc__exec_run(dc__exec *ex, const dc__exec_unit *u, dc__exec_result *res) {
     child_main(ex, u);
     dc__san_child_end(); /* the leak check _exit skips */
     fflush(NULL);        /* keep what the driver printed */
-    _exit(0); /* no atexit: driver threads may still run */
+    _exit(0);            /* no atexit: driver threads may still run */
   }
   int hung = supervise(ex, pid, &status, &snap, &step);
   collect(ex, res);

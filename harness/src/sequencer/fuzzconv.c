@@ -111,9 +111,8 @@ const dc__finding *dc__fuzz_first_error(void) {
 }
 
 int dc__fuzz_format_finding(const dc__finding *f, char *buf, size_t cap) {
-  return snprintf(buf, cap, "drvcheck: %s: %s [%s] at %s",
-                  dc__rule_id(f->rule), f->message,
-                  f->callback[0] ? f->callback : "-",
+  return snprintf(buf, cap, "drvcheck: %s: %s [%s] at %s", dc__rule_id(f->rule),
+                  f->message, f->callback[0] ? f->callback : "-",
                   f->location[0] ? f->location : "?");
 }
 
@@ -230,9 +229,10 @@ static void describe_end(int status, int hung, size_t nops, char *errbuf,
     snprintf(errbuf, cap, "the driver hung in its last operation (%zu; killed)",
              nops);
   else if (WIFSIGNALED(status))
-    snprintf(errbuf, cap, "the driver crashed in its last operation (%zu): "
-             "signal %d (%s)", nops, WTERMSIG(status),
-             strsignal(WTERMSIG(status)));
+    snprintf(errbuf, cap,
+             "the driver crashed in its last operation (%zu): "
+             "signal %d (%s)",
+             nops, WTERMSIG(status), strsignal(WTERMSIG(status)));
   else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
     snprintf(errbuf, cap, "the run exited with status %d after %zu operations",
              WEXITSTATUS(status), nops);
@@ -247,9 +247,8 @@ static size_t whole_lines(const char *text, size_t len) {
   return len;
 }
 
-int dc__fuzz_to_scenario(const void *bytes, size_t len,
-                         const char *driver_path, dc__scenario *out,
-                         char *errbuf, size_t cap) {
+int dc__fuzz_to_scenario(const void *bytes, size_t len, const char *driver_path,
+                         dc__scenario *out, char *errbuf, size_t cap) {
   int fds[2], status = 0;
   char *text = NULL;
   size_t tlen = 0;

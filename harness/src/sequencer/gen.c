@@ -51,7 +51,7 @@ typedef struct view {
   const ErlDrvEntry *e;
   int soft_busy, has_output;
   dc__port *p[DC__MAX_SLOTS]; /* live port of each slot, or NULL */
-  unsigned live;      /* slots with a live port */
+  unsigned live;              /* slots with a live port */
   unsigned visible;   /* OPEN and known to Erlang: command/control/call/close */
   unsigned cmd_ok;    /* a command is legal now (not busy, or force possible) */
   unsigned busy;      /* live ports marked busy */
@@ -323,7 +323,8 @@ static void gen_call(dc__source *src, const dc__runner *r, const view *v,
 static void gen_event(dc__source *src, const view *v, dc__op *op) {
   int want_false = favours(src, DC__STIM_FALSE_EVENT) && v->nnotready > 0 &&
                    dc__chance(src, 85);
-  uint64_t pick = dc__below(src, (uint64_t)(want_false ? v->nnotready : v->nevents * 2));
+  uint64_t pick =
+      dc__below(src, (uint64_t)(want_false ? v->nnotready : v->nevents * 2));
   for (int i = 0; i < DC__MAX_SLOTS; i++) {
     const int *fds = v->fds[i], *modes = v->modes[i];
     for (int k = 0; k < v->nev[i]; k++)
@@ -334,7 +335,8 @@ static void gen_event(dc__source *src, const view *v, dc__op *op) {
           continue;
         /* Without a preference, a fd selected for one direction counts
          * twice, so the draw below nevents*2 always lands. */
-        int weight = want_false || modes[k] == (ERL_DRV_READ | ERL_DRV_WRITE) ? 1 : 2;
+        int weight =
+            want_false || modes[k] == (ERL_DRV_READ | ERL_DRV_WRITE) ? 1 : 2;
         if (pick < (uint64_t)weight) {
           op->slot = i;
           op->k = k;
@@ -373,7 +375,8 @@ static void gen_advance(dc__source *src, dc__op *op) {
 }
 
 static void gen_async(dc__source *src, const view *v, dc__op *op) {
-  op->k = dc__chance(src, 40) ? -1 : (int)dc__below(src, (uint64_t)v->async_total);
+  op->k =
+      dc__chance(src, 40) ? -1 : (int)dc__below(src, (uint64_t)v->async_total);
 }
 
 /* A spawned process exits; with PROC_EXIT favoured mostly one a driver
@@ -384,8 +387,7 @@ static void gen_exit(dc__source *src, const dc__runner *r, const view *v,
                                         "crash"};
   int mon[DC__MAX_SPROCS], n = 0;
   for (int i = 0; v->nmonitored && i < DC__MAX_SPROCS; i++)
-    if (proc_ok(v, i) && r->procs[i] &&
-        dc__monitor_count_on(r->procs[i]) > 0)
+    if (proc_ok(v, i) && r->procs[i] && dc__monitor_count_on(r->procs[i]) > 0)
       mon[n++] = i;
   if (n > 0 && (favours(src, DC__STIM_PROC_EXIT) || dc__chance(src, 50)))
     op->proc = mon[dc__below(src, (uint64_t)n)];
@@ -401,7 +403,8 @@ static int any_ss(const dc__source *src) {
 
 static void gen_ssmode(dc__source *src, dc__op *op) {
   unsigned deferred = 50;
-  if (favours(src, DC__STIM_SS_DEFERRED) || favours(src, DC__STIM_SS_AFTER_STOP))
+  if (favours(src, DC__STIM_SS_DEFERRED) ||
+      favours(src, DC__STIM_SS_AFTER_STOP))
     deferred = 80;
   else if (favours(src, DC__STIM_SS_SYNC))
     deferred = 20;
@@ -565,7 +568,8 @@ static int in_slots(const dc__runner *r, const dc__port *p) {
 /* A port the Erlang side cannot close directly (init-ack outstanding, or
  * created by the driver) goes when its owner exits. */
 static int owner_exit(const dc__runner *r, dc__op *op) {
-  for (dc__port *p = dc__port_next_live(0); p; p = dc__port_next_live(p->idx + 1)) {
+  for (dc__port *p = dc__port_next_live(0); p;
+       p = dc__port_next_live(p->idx + 1)) {
     int mine = in_slots(r, p);
     if (p->state != DC__PORT_OPEN || (mine && !p->init_ack_pending))
       continue;
@@ -600,7 +604,8 @@ static int wind_down(dc__source *src, const dc__runner *r, dc__op *op) {
    * MAX_FINAL_SETTLES settles without progress (the minimum strictly
    * decreases at each reset, so this ends). */
   uint64_t backlog = 0;
-  for (dc__port *p = dc__port_next_live(0); p; p = dc__port_next_live(p->idx + 1))
+  for (dc__port *p = dc__port_next_live(0); p;
+       p = dc__port_next_live(p->idx + 1))
     backlog += 1 + dc__queue_size(p);
   if (backlog < src->min_backlog) {
     src->min_backlog = backlog;

@@ -11,10 +11,10 @@
 
 #include "../core/internal.h"
 
-#define DC__MAX_SLOTS 8     /* ports one scenario can have open */
-#define DC__MAX_SPROCS 12   /* processes a scenario names (p0..p11) */
-#define DC__OP_MAX_SEGS 8   /* I/O vector segments of one command */
-#define DC__REASON_MAX 24   /* exit reason atom text */
+#define DC__MAX_SLOTS 8   /* ports one scenario can have open */
+#define DC__MAX_SPROCS 12 /* processes a scenario names (p0..p11) */
+#define DC__OP_MAX_SEGS 8 /* I/O vector segments of one command */
+#define DC__REASON_MAX 24 /* exit reason atom text */
 
 /* Operation kinds. The comment gives each one's scenario line (see
  * docs/scenario.md); <slot> is a port slot 0..7, <proc> a process p0..p11,
@@ -69,7 +69,8 @@ typedef struct dc__op {
   int bang;     /* CLOSE as Port ! {Owner, close} */
   int rlen;     /* CONTROL reply buffer size, -1 = 64 */
   int k;        /* EVENT: event index; ASYNC: completion index, -1 = all */
-  int mode;     /* EVENT: ERL_DRV_READ or ERL_DRV_WRITE; SSMODE: dc__stop_select_mode */
+  int mode;     /* EVENT: ERL_DRV_READ or ERL_DRV_WRITE; SSMODE:
+                   dc__stop_select_mode */
   uint64_t ms;  /* ADVANCE */
   const unsigned char *data;
   size_t len;
@@ -131,7 +132,7 @@ int dc__scenario_write(const dc__scenario *s, FILE *f, const char *header);
 typedef struct dc__runner {
   dc__port *slots[DC__MAX_SLOTS];
   ErlDrvTermData procs[DC__MAX_SPROCS]; /* 0 = not spawned yet */
-  int ssmode;          /* dc__stop_select_mode in force */
+  int ssmode;                           /* dc__stop_select_mode in force */
   int unloaded;
   unsigned long ops_run;
 } dc__runner;
@@ -207,6 +208,7 @@ int dc__entropy_done(const dc__entropy *e);
 
 /* Targeted stimuli: biases of the generator so rare-but-legal situations
  * really happen. Bit i of a stimulus mask is (1u << DC__STIM_x). */
+/* clang-format off */
 #define DC__STIMULUS_MAP(X)                                                    \
   X(FALSE_EVENT, "false_event")                                                \
   X(BUSY_SEND, "busy_send")                                                    \
@@ -216,6 +218,7 @@ int dc__entropy_done(const dc__entropy *e);
   X(CLOSE_QUEUED, "close_with_queued_data")                                    \
   X(SMALL_RLEN, "small_rlen")                                                  \
   X(PROC_EXIT, "monitored_process_exit")
+/* clang-format on */
 typedef enum {
 #define DC__STIM_ENUM(e, s) DC__STIM_##e,
   DC__STIMULUS_MAP(DC__STIM_ENUM)
@@ -229,11 +232,11 @@ typedef struct dc__source {
   int is_scenario;
   /* generator */
   dc__entropy ent;
-  unsigned stimuli;  /* DC__STIM_* mask to favour */
-  unsigned max_ops;  /* then close everything and unload */
+  unsigned stimuli; /* DC__STIM_* mask to favour */
+  unsigned max_ops; /* then close everything and unload */
   unsigned produced;
-  int phase;        /* 0 generating, 1 closing down, 2 ended */
-  unsigned settles; /* settles without progress while closing down */
+  int phase;            /* 0 generating, 1 closing down, 2 ended */
+  unsigned settles;     /* settles without progress while closing down */
   uint64_t min_backlog; /* least queued bytes + live ports seen then */
   /* Which scenario processes can act, as last computed (gen.c view_procs):
    * valid while r->procs still equals pids and dc__proc_deaths() deaths. */
@@ -245,9 +248,9 @@ typedef struct dc__source {
    * dc__ss_mode_changes-th mode change (-1: not known). */
   unsigned long ss_quiet;
   /* payload of the last generated command/control, as drawn */
-  unsigned pay_style;   /* random, text, repeated byte, small number */
+  unsigned pay_style; /* random, text, repeated byte, small number */
   uint64_t pay_seed;
-  int defer_fill;       /* 1: leave its bytes to dc__source_fill */
+  int defer_fill; /* 1: leave its bytes to dc__source_fill */
   /* scenario */
   const dc__scenario *scn;
   size_t pos;
@@ -356,21 +359,21 @@ typedef struct dc__exec_unit {
 
 /* Result of one unit; owned by the caller, freed with dc__exec_result_free. */
 typedef struct dc__exec_result {
-  int load_rc;           /* dc__load_driver's result */
+  int load_rc; /* dc__load_driver's result */
   char load_err[256];
-  int have_entry;        /* entry copy valid (dc__loader_entry_copy) */
-  ErlDrvEntry entry;     /* function pointers only tell which are defined */
+  int have_entry;    /* entry copy valid (dc__loader_entry_copy) */
+  ErlDrvEntry entry; /* function pointers only tell which are defined */
   char driver_name[64];
   dc__scenario ops;      /* operations executed, in order (with payloads) */
   dc__finding *findings; /* malloc'ed copy of the unit's findings */
   size_t nfindings;
   unsigned long callbacks[DC__CB_COUNT];
-  unsigned stimuli;      /* dc__stimuli_applied in the unit */
-  int illegal;           /* an operation was not legal (DC_ESTATE) */
+  unsigned stimuli; /* dc__stimuli_applied in the unit */
+  int illegal;      /* an operation was not legal (DC_ESTATE) */
   unsigned illegal_step;
-  int crashed, hung;     /* cb.crash / cb.hang recorded */
-  char **trace;          /* trace lines (collect_trace), malloc'ed */
-  unsigned *trace_step;  /* operation index each trace line followed */
+  int crashed, hung;    /* cb.crash / cb.hang recorded */
+  char **trace;         /* trace lines (collect_trace), malloc'ed */
+  unsigned *trace_step; /* operation index each trace line followed */
   size_t ntrace;
 } dc__exec_result;
 
@@ -394,7 +397,8 @@ int dc__shrink(dc__exec *ex, const dc__scenario *in, const dc__finding *target,
 
 /* Fuzzing (fuzzconv.c): the loop every driver fuzz target runs, and the
  * converter from a fuzz input to a scenario. */
-#define DC__FUZZ_MAX_OPS 256 /* decoded operations per input, then wind down */
+/* Decoded operations per input, then wind down. */
+#define DC__FUZZ_MAX_OPS 256
 /* dc__source_fuzz with DC__FUZZ_MAX_OPS; bytes are not copied (not owned). */
 void dc__fuzz_source(dc__source *src, const void *bytes, size_t len);
 /* dc__source_next, then (byte sources) the payload of a command or control
@@ -424,25 +428,25 @@ int dc__fuzz_format_finding(const dc__finding *f, char *buf, size_t cap);
  * the load error (DC_ENOENT, DC_ELOAD, ...) with its message, or
  * DC_EIO / DC_ENOMEM, or DC_ESTATE when a driver is loaded in this process
  * (the async pool is stopped before the fork). errbuf is caller-owned. */
-int dc__fuzz_to_scenario(const void *bytes, size_t len,
-                         const char *driver_path, dc__scenario *out,
-                         char *errbuf, size_t cap);
+int dc__fuzz_to_scenario(const void *bytes, size_t len, const char *driver_path,
+                         dc__scenario *out, char *errbuf, size_t cap);
 
 /* Sanitizer reports (sanitizer.c): a child's ASan/UBSan/TSan/LSan report
  * text becomes a san.* finding when one of its stack frames lies in the
  * driver object. Reports with no driver frame are the harness's own. */
-#define DC__SAN_NONE 0    /* no sanitizer report in the text */
-#define DC__SAN_DRIVER 1  /* a report with a frame in the driver: a finding */
-#define DC__SAN_FOREIGN 2 /* reports, none in the driver: not a driver finding */
+#define DC__SAN_NONE 0   /* no sanitizer report in the text */
+#define DC__SAN_DRIVER 1 /* a report with a frame in the driver: a finding */
+#define DC__SAN_FOREIGN                                                        \
+  2 /* reports, none in the driver: not a driver finding */
 typedef struct dc__san_report {
-  dc_rule rule;          /* DC_RULE_SAN_ADDRESS/UNDEFINED/THREAD/LEAK */
-  char kind[64];         /* "heap-buffer-overflow", "data race", ... */
-  char function[64];     /* driver frame's function, "" when unknown */
-  char file[128];        /* its source file as reported, "" w/o debug info */
-  unsigned line;         /* its source line, 0 without debug info */
-  char location[160];    /* "function file:line" or "function (drv.so)" */
-  char headline[200];    /* the report's first line */
-  unsigned nreports;     /* reports found in the text */
+  dc_rule rule;       /* DC_RULE_SAN_ADDRESS/UNDEFINED/THREAD/LEAK */
+  char kind[64];      /* "heap-buffer-overflow", "data race", ... */
+  char function[64];  /* driver frame's function, "" when unknown */
+  char file[128];     /* its source file as reported, "" w/o debug info */
+  unsigned line;      /* its source line, 0 without debug info */
+  char location[160]; /* "function file:line" or "function (drv.so)" */
+  char headline[200]; /* the report's first line */
+  unsigned nreports;  /* reports found in the text */
 } dc__san_report;
 /* Parses report text (len bytes, need not be NUL-terminated; several
  * reports allowed: the first one with a driver frame wins, else the first

@@ -112,8 +112,8 @@ static int exec_event(dc__runner *r, const dc__op *op) {
   dc__runner_events(r, op->slot, fds, modes);
   int fd = fds[op->k];
   struct pollfd pf = {fd, op->mode == ERL_DRV_READ ? POLLIN : POLLOUT, 0};
-  int ready = poll(&pf, 1, 0) > 0 &&
-              (pf.revents & (pf.events | POLLERR | POLLHUP));
+  int ready =
+      poll(&pf, 1, 0) > 0 && (pf.revents & (pf.events | POLLERR | POLLHUP));
   if (!ready)
     stimulus(DC__STIM_FALSE_EVENT);
   dc__select_fire(fd, op->mode);

@@ -198,7 +198,7 @@ unsigned dc__gen_cmd(dc__source *src) {
 /* A random term built with ei_x: atoms, integers, binaries, strings,
  * tuples and lists, nested a few levels. */
 void dc__gen_term(dc__source *src, ei_x_buff *x, int depth) {
-  static const char *const atoms[] = {"ok",    "error", "true", "false",
+  static const char *const atoms[] = {"ok",        "error",    "true", "false",
                                       "undefined", "drvcheck", "x"};
   unsigned char bin[32];
   uint64_t kind = dc__below(src, depth >= 3 ? 5 : 7);

@@ -17,11 +17,11 @@
 #include "../report/internal.h"
 #include "internal.h"
 
-#define MAX_OPS 120            /* operations per random sequence */
+#define MAX_OPS 120 /* operations per random sequence */
 #define DEFAULT_TIME_S 10.0
-#define SHRINK_ATTEMPTS 400    /* candidate runs per finding */
+#define SHRINK_ATTEMPTS 400                  /* candidate runs per finding */
 #define SHRINK_MS (15000 * DC__SAN_SLOWDOWN) /* wall-time net per finding */
-#define MAX_SHRUNK 32          /* findings shrunk per run */
+#define MAX_SHRUNK 32                        /* findings shrunk per run */
 
 const char *dc_strerror(int err) {
   switch (err) {
@@ -150,14 +150,15 @@ static void note_new(run_state *st, int idx, const dc__finding *f,
 }
 
 /* Folds one unit's coverage and findings into the run. */
-static void absorb(run_state *st, const dc__exec_result *res,
-                   const char *label, uint64_t seed, int shrink) {
+static void absorb(run_state *st, const dc__exec_result *res, const char *label,
+                   uint64_t seed, int shrink) {
   for (int i = 0; i < DC__CB_COUNT; i++)
     st->callbacks[i] += res->callbacks[i];
   st->stimuli |= res->stimuli;
   for (size_t i = 0; i < res->nfindings; i++) {
     int is_new, idx = dc__report_merge(&res->findings[i], &is_new);
-    if (idx >= 0 && is_new && (size_t)idx < sizeof st->found / sizeof st->found[0])
+    if (idx >= 0 && is_new &&
+        (size_t)idx < sizeof st->found / sizeof st->found[0])
       note_new(st, idx, &res->findings[i], res, label, seed, shrink);
   }
 }
@@ -208,8 +209,9 @@ static int run_sequences(run_state *st) {
   const dc_config *cfg = st->cfg;
   dc__source *src = malloc(sizeof *src);
   uint64_t tseed = cfg->seed ^ 0x5354494D554C49ull, rseed = cfg->seed;
-  double budget = cfg->time_s > 0 ? cfg->time_s * 1e3
-                  : cfg->sequences ? 0 : DEFAULT_TIME_S * 1e3;
+  double budget = cfg->time_s > 0  ? cfg->time_s * 1e3
+                  : cfg->sequences ? 0
+                                   : DEFAULT_TIME_S * 1e3;
   double t0 = now_ms();
   char label[48];
   int rc = 0;
@@ -260,11 +262,10 @@ static int load_replay(const run_state *st, dc__scenario *s, char *errbuf,
   if (looks_like_text(buf, len)) {
     rc = dc__scenario_parse(s, buf ? buf : "", len, path, errbuf, errcap);
   } else {
-    rc = dc__fuzz_to_scenario(buf, len, st->cfg->driver_path, s, errbuf,
-                              errcap);
+    rc =
+        dc__fuzz_to_scenario(buf, len, st->cfg->driver_path, s, errbuf, errcap);
     if (rc == 0 && !st->cfg->quiet)
-      printf("# %s: raw fuzz input, converted to %zu operations\n", path,
-             s->n);
+      printf("# %s: raw fuzz input, converted to %zu operations\n", path, s->n);
   }
   free(buf);
   return rc;
@@ -322,23 +323,40 @@ static int run_all(run_state *st, char *errbuf, size_t errcap) {
  * driver_async, not in the entry: they count as defined). */
 static int cb_defined(const ErlDrvEntry *e, dc__cb cb) {
   switch (cb) {
-  case DC__CB_INIT: return e->init != NULL;
-  case DC__CB_START: return e->start != NULL;
-  case DC__CB_STOP: return e->stop != NULL;
-  case DC__CB_OUTPUT: return e->output != NULL;
-  case DC__CB_READY_INPUT: return e->ready_input != NULL;
-  case DC__CB_READY_OUTPUT: return e->ready_output != NULL;
-  case DC__CB_FINISH: return e->finish != NULL;
-  case DC__CB_CONTROL: return e->control != NULL;
-  case DC__CB_TIMEOUT: return e->timeout != NULL;
-  case DC__CB_OUTPUTV: return e->outputv != NULL;
-  case DC__CB_READY_ASYNC: return e->ready_async != NULL;
-  case DC__CB_FLUSH: return e->flush != NULL;
-  case DC__CB_CALL: return e->call != NULL;
-  case DC__CB_PROCESS_EXIT: return e->process_exit != NULL;
-  case DC__CB_STOP_SELECT: return e->stop_select != NULL;
-  case DC__CB_EMERGENCY_CLOSE: return e->emergency_close != NULL;
-  default: return 0;
+  case DC__CB_INIT:
+    return e->init != NULL;
+  case DC__CB_START:
+    return e->start != NULL;
+  case DC__CB_STOP:
+    return e->stop != NULL;
+  case DC__CB_OUTPUT:
+    return e->output != NULL;
+  case DC__CB_READY_INPUT:
+    return e->ready_input != NULL;
+  case DC__CB_READY_OUTPUT:
+    return e->ready_output != NULL;
+  case DC__CB_FINISH:
+    return e->finish != NULL;
+  case DC__CB_CONTROL:
+    return e->control != NULL;
+  case DC__CB_TIMEOUT:
+    return e->timeout != NULL;
+  case DC__CB_OUTPUTV:
+    return e->outputv != NULL;
+  case DC__CB_READY_ASYNC:
+    return e->ready_async != NULL;
+  case DC__CB_FLUSH:
+    return e->flush != NULL;
+  case DC__CB_CALL:
+    return e->call != NULL;
+  case DC__CB_PROCESS_EXIT:
+    return e->process_exit != NULL;
+  case DC__CB_STOP_SELECT:
+    return e->stop_select != NULL;
+  case DC__CB_EMERGENCY_CLOSE:
+    return e->emergency_close != NULL;
+  default:
+    return 0;
   }
 }
 
@@ -372,8 +390,9 @@ static void print_findings(const run_state *st, int *errors, int *warnings) {
     int err = dc__rule_severity(f[i].rule) == DC_SEV_ERROR;
     *errors += err;
     *warnings += !err;
-    printf("%s %s [%s%s%s] %s", err ? "error  " : "warning", dc__rule_id(f[i].rule),
-           f[i].callback, f[i].api[0] ? " / " : "", f[i].api, f[i].message);
+    printf("%s %s [%s%s%s] %s", err ? "error  " : "warning",
+           dc__rule_id(f[i].rule), f[i].callback, f[i].api[0] ? " / " : "",
+           f[i].api, f[i].message);
     if (f[i].count > 1)
       printf(" (x%u)", f[i].count);
     printf("\n");
@@ -418,11 +437,12 @@ static int write_scenarios(const run_state *st, char *errbuf, size_t cap) {
       continue;
     snprintf(path, sizeof path, "%s/%s-%u.scn", st->cfg->scenario_dir,
              dc__rule_id(f[i].rule), ++per_rule[f[i].rule]);
-    snprintf(header, sizeof header,
-             "drvcheck shrunk scenario: %s in %s at %s\nfound by %s (seed %llu)",
-             dc__rule_id(f[i].rule), f[i].callback,
-             f[i].location[0] ? f[i].location : "?", x->sequence,
-             (unsigned long long)x->seed);
+    snprintf(
+        header, sizeof header,
+        "drvcheck shrunk scenario: %s in %s at %s\nfound by %s (seed %llu)",
+        dc__rule_id(f[i].rule), f[i].callback,
+        f[i].location[0] ? f[i].location : "?", x->sequence,
+        (unsigned long long)x->seed);
     FILE *out = fopen(path, "w");
     int rc = out ? dc__scenario_write(&x->shrunk_scn, out, header) : DC_EIO;
     if (out && fclose(out) != 0)
@@ -475,7 +495,8 @@ static int finish(run_state *st, double t0, dc_result *res, char *errbuf,
   dc__findings_symbolize(st->cfg->driver_path);
   fill_coverage(st, never, stim);
   for (size_t i = 0; i < st->nfound; i++)
-    rf[i] = (dc__report_finding){st->found[i].sequence, st->found[i].seed,
+    rf[i] = (dc__report_finding){st->found[i].sequence,
+                                 st->found[i].seed,
                                  (const char *const *)st->found[i].scenario.v,
                                  st->found[i].scenario.n,
                                  (const char *const *)st->found[i].shrunk.v,

@@ -36,8 +36,8 @@ typedef struct slice {
 static slice trim(slice s) {
   while (s.n && (s.p[0] == ' ' || s.p[0] == '\t'))
     s.p++, s.n--;
-  while (s.n && (s.p[s.n - 1] == ' ' || s.p[s.n - 1] == '\t' ||
-                 s.p[s.n - 1] == '\r'))
+  while (s.n &&
+         (s.p[s.n - 1] == ' ' || s.p[s.n - 1] == '\t' || s.p[s.n - 1] == '\r'))
     s.n--;
   return s;
 }
@@ -252,7 +252,7 @@ static void fill_frame(dc__san_report *out, const frame *f) {
     n = snprintf(loc, cap, "%s (%s)", out->function, mod);
   }
   if (n >= (int)cap) { /* a long path: its basename still locates it */
-    char base[80];      /* 63 + 1 + 79 + 1 + 10 digits fit in 160 */
+    char base[80];     /* 63 + 1 + 79 + 1 + 10 digits fit in 160 */
     copy(base, sizeof base, basename_of(f->file));
     snprintf(loc, cap, "%s %s:%u", out->function, base, out->line);
   }
@@ -363,8 +363,7 @@ int dc__san_parse(const char *text, size_t len, const char *driver_path,
 /* Routing reports: child side                                               */
 
 /* Weak: present only when a sanitizer runtime is linked in. */
-extern void __sanitizer_set_report_path(const char *path)
-    __attribute__((weak));
+extern void __sanitizer_set_report_path(const char *path) __attribute__((weak));
 extern int __lsan_do_recoverable_leak_check(void) __attribute__((weak));
 
 int dc__san_active(void) { return __sanitizer_set_report_path != NULL; }
@@ -464,6 +463,7 @@ void dc__san_finding(const dc__san_report *rep, dc__finding *f) {
   if (!f->count)
     f->count = 1;
   snprintf(f->location, sizeof f->location, "%s", rep->location);
-  snprintf(f->message, sizeof f->message, "%s: %s in %s", dc__rule_id(rep->rule),
-           rep->kind, rep->location[0] ? rep->location : "the driver");
+  snprintf(f->message, sizeof f->message, "%s: %s in %s",
+           dc__rule_id(rep->rule), rep->kind,
+           rep->location[0] ? rep->location : "the driver");
 }

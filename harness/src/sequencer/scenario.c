@@ -23,9 +23,9 @@
 #define HEADER "drvcheck-scenario"
 
 static const char *const op_names[DC__OP_COUNT] = {
-    "open",  "command", "control",     "call",        "event",  "poll",
-    "advance", "async", "exit", "stop_select", "stop_select", "settle",
-    "close", "unload"};
+    "open",        "command", "control", "call",  "event",
+    "poll",        "advance", "async",   "exit",  "stop_select",
+    "stop_select", "settle",  "close",   "unload"};
 
 const char *dc__op_name(dc__op_kind k) {
   return (unsigned)k < DC__OP_COUNT ? op_names[k] : "?";
@@ -127,8 +127,11 @@ static int put_payload(char *buf, size_t cap, size_t *off,
   }
   int rc = put_char(buf, cap, off, '"');
   for (size_t i = 0; i < len && !rc; i++) {
-    char e = d[i] == '\n' ? 'n' : d[i] == '\t' ? 't' : d[i] == '\r' ? 'r'
-           : (d[i] == '"' || d[i] == '\\') ? (char)d[i] : 0;
+    char e = d[i] == '\n'                    ? 'n'
+             : d[i] == '\t'                  ? 't'
+             : d[i] == '\r'                  ? 'r'
+             : (d[i] == '"' || d[i] == '\\') ? (char)d[i]
+                                             : 0;
     if (e)
       rc = put_char(buf, cap, off, '\\') || put_char(buf, cap, off, e);
     else
@@ -364,7 +367,8 @@ static int hexval(char ch) {
 /* One C escape after the backslash at s[*i] (i < n-1 guaranteed by the
  * caller's loop); returns the byte or -1. */
 static int unescape(const char *s, size_t n, size_t *i) {
-  static const char from[] = "\\\"'?abfnrtve", to[] = "\\\"'?\a\b\f\n\r\t\v\x1b";
+  static const char from[] = "\\\"'?abfnrtve",
+                    to[] = "\\\"'?\a\b\f\n\r\t\v\x1b";
   char ch = s[++*i];
   const char *m = ch ? strchr(from, ch) : NULL;
   if (m)
@@ -461,22 +465,29 @@ static int split_arg(pctx *c, tok t, dc__op *op) {
   return 0;
 }
 
-enum { O_EOF = 1, O_BY = 2, O_SPLIT = 4, O_FORCE = 8, O_FROM = 16,
-       O_RLEN = 32, O_BANG = 64 };
+enum {
+  O_EOF = 1,
+  O_BY = 2,
+  O_SPLIT = 4,
+  O_FORCE = 8,
+  O_FROM = 16,
+  O_RLEN = 32,
+  O_BANG = 64
+};
 
 /* Trailing options (any order, each at most once) up to the end of line;
  * `allowed` is a mask of O_*, `what` lists them for the error message. */
 static int options(pctx *c, dc__op *op, unsigned allowed, const char *what) {
   unsigned seen = 0;
   for (tok t = next_tok(c); t.n; t = next_tok(c)) {
-    unsigned o = tok_is(t, "eof")                           ? O_EOF
-                 : tok_is(t, "force")                       ? O_FORCE
-                 : tok_is(t, "bang")                        ? O_BANG
-                 : t.n >= 3 && !memcmp(t.p, "by=", 3)       ? O_BY
-                 : t.n >= 5 && !memcmp(t.p, "from=", 5)     ? O_FROM
-                 : t.n >= 5 && !memcmp(t.p, "rlen=", 5)     ? O_RLEN
-                 : t.n >= 6 && !memcmp(t.p, "split=", 6)    ? O_SPLIT
-                                                            : 0;
+    unsigned o = tok_is(t, "eof")                        ? O_EOF
+                 : tok_is(t, "force")                    ? O_FORCE
+                 : tok_is(t, "bang")                     ? O_BANG
+                 : t.n >= 3 && !memcmp(t.p, "by=", 3)    ? O_BY
+                 : t.n >= 5 && !memcmp(t.p, "from=", 5)  ? O_FROM
+                 : t.n >= 5 && !memcmp(t.p, "rlen=", 5)  ? O_RLEN
+                 : t.n >= 6 && !memcmp(t.p, "split=", 6) ? O_SPLIT
+                                                         : 0;
     if (!(o & allowed))
       return fail(c, what, t);
     if (seen & o)
@@ -486,10 +497,18 @@ static int options(pctx *c, dc__op *op, unsigned allowed, const char *what) {
     uint64_t v = 0;
     tok val;
     switch (o) {
-    case O_EOF: op->opts |= DC__OPT_EOF; break;
-    case O_FORCE: op->force = 1; break;
-    case O_BANG: op->bang = 1; break;
-    case O_SPLIT: rc = split_arg(c, t, op); break;
+    case O_EOF:
+      op->opts |= DC__OPT_EOF;
+      break;
+    case O_FORCE:
+      op->force = 1;
+      break;
+    case O_BANG:
+      op->bang = 1;
+      break;
+    case O_SPLIT:
+      rc = split_arg(c, t, op);
+      break;
     case O_RLEN:
       val = (tok){t.p + 5, t.n - 5};
       rc = to_u64(val, RLEN_MAX, &v) ? fail(c, "rlen=0..1048576", t) : 0;
@@ -677,8 +696,7 @@ int dc__read_file(const char *path, char **out, size_t *outlen, char *errbuf,
     return e == ENOENT ? DC_ENOENT : DC_EIO;
   }
   while (!rc) {
-    if (len == tcap &&
-        grow((void **)&text, &tcap, len + 65536, 1) != 0) {
+    if (len == tcap && grow((void **)&text, &tcap, len + 65536, 1) != 0) {
       rc = DC_ENOMEM;
       break;
     }

@@ -212,8 +212,8 @@ static void canonical_slots(shrinker *s, dc__op *cur, size_t n, dc__op *cand) {
 
 int dc__shrink(dc__exec *ex, const dc__scenario *in, const dc__finding *target,
                unsigned max_attempts, unsigned max_ms, dc__scenario *out) {
-  shrinker s = {ex, target, malloc(sizeof(dc__source)), 0, max_attempts,
-                now_ms() + max_ms};
+  shrinker s = {ex, target,       malloc(sizeof(dc__source)),
+                0,  max_attempts, now_ms() + max_ms};
   dc__op *cur = malloc((in->n ? in->n : 1) * sizeof *cur);
   dc__op *cand = malloc((in->n ? in->n : 1) * sizeof *cand);
   size_t n = in->n;
