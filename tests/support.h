@@ -5,6 +5,7 @@
 #include "core/internal.h"
 #include "loader/internal.h"
 #include "runner.h"
+#include "sequencer/internal.h"
 
 /* Resets the emulator and loads corpus driver `name` (DC_DRIVER_DIR/name.so);
  * fails the test when it does not load. */
@@ -26,6 +27,49 @@ static inline void dc_test_load_static(ErlDrvEntry *(*init_fn)(void)) {
   int rc = dc__load_static(init_fn, err, sizeof err);
   if (rc != 0)
     DC_FAIL("loading static driver: %d %s", rc, err);
+}
+
+/* Loads a driver entry compiled into the test (dc_test_load_static), then
+ * opens one port of it with command `cmd` and open options `opts`
+ * (DC__OPT_*) owned by a fresh process; fails the test if it does not
+ * open. The port belongs to the emulator. */
+static inline dc__port *dc_test_open_static(ErlDrvEntry *(*init_fn)(void),
+                                            const char *cmd, int opts) {
+  dc_test_load_static(init_fn);
+  dc__open_result r = dc__port_open(cmd, opts, dc__proc_spawn("owner"));
+  if (!r.port)
+    DC_FAIL("open_port of %s failed", cmd);
+  return r.port;
+}
+
+/* Reads the captured sanitizer report tests/fixtures/san/<name> into a
+ * NUL-terminated buffer the caller frees; *len gets its size. Fails the
+ * test when the fixture is missing. */
+static inline char *dc_test_san_fixture(const char *name, size_t *len) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/tests/fixtures/san/%s", DC_SOURCE_DIR, name);
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    DC_FAIL("cannot open fixture %s", path);
+  char *buf = malloc(1 << 20);
+  if (!buf)
+    DC_FAIL("out of memory reading %s", path);
+  *len = fread(buf, 1, (1 << 20) - 1, f);
+  buf[*len] = '\0';
+  fclose(f);
+  return buf;
+}
+
+/* Parses fixture `name` with dc__san_parse as if `driver` were the driver
+ * under test; r is caller-owned. Returns dc__san_parse's verdict. */
+static inline int dc_test_san_parse_fixture(const char *name,
+                                            const char *driver,
+                                            dc__san_report *r) {
+  size_t len;
+  char *text = dc_test_san_fixture(name, &len);
+  int rc = dc__san_parse(text, len, driver, r);
+  free(text);
+  return rc;
 }
 
 /* The printed form of trace event number i (0 = oldest), or NULL. */

@@ -68,11 +68,7 @@ static ErlDrvEntry entry = {
 static ErlDrvEntry *init_fn(void) { return &entry; }
 
 static dc__port *open_one(void) {
-  dc_test_load_static(init_fn);
-  dc__open_result r = dc__port_open("dlv_ov", 1, dc__proc_spawn("owner"));
-  if (!r.port)
-    DC_FAIL("open failed");
-  return r.port;
+  return dc_test_open_static(init_fn, "dlv_ov", DC__OPT_BINARY);
 }
 
 static char src[BIG];

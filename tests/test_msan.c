@@ -18,8 +18,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "runner.h"
 #include "sequencer/internal.h"
+#include "support.h"
 
 #if defined(__has_feature)
 #if __has_feature(memory_sanitizer)
@@ -28,21 +28,7 @@
 #endif
 #endif
 
-#define FIX DC_SOURCE_DIR "/tests/fixtures/san/"
 #define UNINIT_SRC DC_SOURCE_DIR "/corpus/drivers/bad/san_uninit_drv.c"
-
-static int parse_fixture(const char *name, const char *driver,
-                         dc__san_report *r) {
-  static char text[1 << 16];
-  char path[512];
-  snprintf(path, sizeof path, FIX "%s", name);
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    DC_FAIL("cannot open fixture %s", path);
-  size_t len = fread(text, 1, sizeof text - 1, f);
-  fclose(f);
-  return dc__san_parse(text, len, driver, r);
-}
 
 /* ------------------------------------------------------------------------ */
 /* Parsing (every build)                                                     */
@@ -51,8 +37,9 @@ DC_TEST(msan_report_is_san_undefined_at_the_branching_line) {
   dc__san_report r;
   /* there is no MSan rule in spec/rules.md: reading an indeterminate value
    * is undefined behaviour, so san.undefined (sanitizer.c) */
-  DC_ASSERT_EQ(parse_fixture("msan_uninit.txt", "/x/san_uninit_drv.so", &r),
-               DC__SAN_DRIVER);
+  DC_ASSERT_EQ(
+      dc_test_san_parse_fixture("msan_uninit.txt", "/x/san_uninit_drv.so", &r),
+      DC__SAN_DRIVER);
   DC_ASSERT_EQ(r.rule, DC_RULE_SAN_UNDEFINED);
   DC_ASSERT_STREQ(r.kind, "use-of-uninitialized-value");
   DC_ASSERT_STREQ(r.function, "uninit_control");
@@ -64,8 +51,9 @@ DC_TEST(msan_report_in_harness_code_is_not_the_drivers) {
   dc__san_report r;
   /* captured before the shim existed: ei wrote the ei_x_buff, MSan could
    * not see it; no frame of the driver under test, so no finding */
-  DC_ASSERT_EQ(parse_fixture("msan_harness_only.txt", "echo_drv.so", &r),
-               DC__SAN_FOREIGN);
+  DC_ASSERT_EQ(
+      dc_test_san_parse_fixture("msan_harness_only.txt", "echo_drv.so", &r),
+      DC__SAN_FOREIGN);
   DC_ASSERT_EQ(r.rule, DC_RULE_SAN_UNDEFINED);
   DC_ASSERT_STREQ(r.location, "");
 }

@@ -17,10 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "runner.h"
 #include "sequencer/internal.h"
-
-#define FIX DC_SOURCE_DIR "/tests/fixtures/san/"
+#include "support.h"
 
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
@@ -30,30 +28,6 @@
 #define DC_TEST_TSAN 1
 #endif
 #endif
-
-static char *load(const char *name, size_t *len) {
-  char path[512];
-  snprintf(path, sizeof path, FIX "%s", name);
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    DC_FAIL("cannot open fixture %s", path);
-  char *buf = malloc(1 << 20);
-  DC_ASSERT(buf);
-  *len = fread(buf, 1, (1 << 20) - 1, f);
-  buf[*len] = '\0';
-  fclose(f);
-  return buf;
-}
-
-/* Parses a fixture as if `driver` were the driver under test. */
-static int parse_fixture(const char *name, const char *driver,
-                         dc__san_report *r) {
-  size_t len;
-  char *text = load(name, &len);
-  int rc = dc__san_parse(text, len, driver, r);
-  free(text);
-  return rc;
-}
 
 static int ends_with(const char *s, const char *suffix) {
   size_t a = strlen(s), b = strlen(suffix);
@@ -65,8 +39,8 @@ static int ends_with(const char *s, const char *suffix) {
 
 DC_TEST(asan_heap_overflow_is_san_address_at_the_writing_line) {
   dc__san_report r;
-  DC_ASSERT_EQ(parse_fixture("asan_heap_overflow.txt",
-                             "/some/dir/san_address_drv.so", &r),
+  DC_ASSERT_EQ(dc_test_san_parse_fixture("asan_heap_overflow.txt",
+                                         "/some/dir/san_address_drv.so", &r),
                DC__SAN_DRIVER);
   DC_ASSERT_EQ(r.rule, DC_RULE_SAN_ADDRESS);
   DC_ASSERT_STREQ(r.kind, "heap-buffer-overflow");
@@ -80,9 +54,9 @@ DC_TEST(asan_heap_overflow_is_san_address_at_the_writing_line) {
 
 DC_TEST(ubsan_overflow_is_san_undefined_with_the_check_name) {
   dc__san_report r;
-  DC_ASSERT_EQ(
-      parse_fixture("ubsan_signed_overflow.txt", "san_undefined_drv.so", &r),
-      DC__SAN_DRIVER);
+  DC_ASSERT_EQ(dc_test_san_parse_fixture("ubsan_signed_overflow.txt",
+                                         "san_undefined_drv.so", &r),
+               DC__SAN_DRIVER);
   DC_ASSERT_EQ(r.rule, DC_RULE_SAN_UNDEFINED);
   /* the summary's check name (report_error_type=1), not the prose */
   DC_ASSERT_STREQ(r.kind, "signed-integer-overflow");
@@ -95,8 +69,9 @@ DC_TEST(lsan_leak_is_san_leak_at_the_allocating_call) {
   dc__san_report r;
   /* the harness's own frames (strdup interceptor in drvcheck) come first
    * in the stack; the finding is the first frame in the driver */
-  DC_ASSERT_EQ(parse_fixture("lsan_leak.txt", "san_leak_drv.so", &r),
-               DC__SAN_DRIVER);
+  DC_ASSERT_EQ(
+      dc_test_san_parse_fixture("lsan_leak.txt", "san_leak_drv.so", &r),
+      DC__SAN_DRIVER);
   DC_ASSERT_EQ(r.rule, DC_RULE_SAN_LEAK);
   DC_ASSERT_STREQ(r.kind, "detected memory leaks");
   DC_ASSERT_STREQ(r.function, "tg_start");
@@ -106,8 +81,9 @@ DC_TEST(lsan_leak_is_san_leak_at_the_allocating_call) {
 
 DC_TEST(tsan_race_is_san_thread_at_the_racing_line) {
   dc__san_report r;
-  DC_ASSERT_EQ(parse_fixture("tsan_race.txt", "san_race_drv.so", &r),
-               DC__SAN_DRIVER);
+  DC_ASSERT_EQ(
+      dc_test_san_parse_fixture("tsan_race.txt", "san_race_drv.so", &r),
+      DC__SAN_DRIVER);
   DC_ASSERT_EQ(r.rule, DC_RULE_SAN_THREAD);
   DC_ASSERT_STREQ(r.kind, "data race");
   DC_ASSERT_STREQ(r.function, "race_output");
@@ -121,9 +97,9 @@ DC_TEST(tsan_race_is_san_thread_at_the_racing_line) {
 DC_TEST(tsan_default_format_matches_the_module_basename) {
   dc__san_report r;
   /* "#0 bump /tmp/sanx/race_drv.c:24:12 (race_drv.so+0x12e6)" */
-  DC_ASSERT_EQ(
-      parse_fixture("tsan_default_format.txt", "/elsewhere/race_drv.so", &r),
-      DC__SAN_DRIVER);
+  DC_ASSERT_EQ(dc_test_san_parse_fixture("tsan_default_format.txt",
+                                         "/elsewhere/race_drv.so", &r),
+               DC__SAN_DRIVER);
   DC_ASSERT_EQ(r.rule, DC_RULE_SAN_THREAD);
   DC_ASSERT_STREQ(r.kind, "data race");
   DC_ASSERT_STREQ(r.function, "bump");
@@ -134,28 +110,32 @@ DC_TEST(asan_default_format_matches_the_source_named_like_the_driver) {
   dc__san_report r;
   /* no module in symbolized frames: only overflow_drv.c counts as the
    * driver overflow_drv.so, not host.c */
-  DC_ASSERT_EQ(parse_fixture("asan_default_format.txt", "overflow_drv.so", &r),
+  DC_ASSERT_EQ(dc_test_san_parse_fixture("asan_default_format.txt",
+                                         "overflow_drv.so", &r),
                DC__SAN_DRIVER);
   DC_ASSERT_STREQ(r.kind, "heap-buffer-overflow");
   DC_ASSERT_STREQ(r.function, "drv_overflow");
   DC_ASSERT_EQ(r.line, 7);
-  DC_ASSERT_EQ(parse_fixture("asan_default_format.txt", "host.so", &r),
-               DC__SAN_DRIVER); /* the same rule for any file stem */
+  DC_ASSERT_EQ(
+      dc_test_san_parse_fixture("asan_default_format.txt", "host.so", &r),
+      DC__SAN_DRIVER); /* the same rule for any file stem */
   DC_ASSERT_STREQ(r.function, "main");
-  DC_ASSERT_EQ(parse_fixture("asan_default_format.txt", "other_drv.so", &r),
-               DC__SAN_FOREIGN);
+  DC_ASSERT_EQ(
+      dc_test_san_parse_fixture("asan_default_format.txt", "other_drv.so", &r),
+      DC__SAN_FOREIGN);
 }
 
 DC_TEST(ubsan_without_stack_uses_its_source_prefix) {
   dc__san_report r;
   /* print_stacktrace=0: "drv_ub.c:13:12: runtime error: ..." only */
-  DC_ASSERT_EQ(parse_fixture("ubsan_no_stack.txt", "drv_ub.so", &r),
+  DC_ASSERT_EQ(dc_test_san_parse_fixture("ubsan_no_stack.txt", "drv_ub.so", &r),
                DC__SAN_DRIVER);
   DC_ASSERT_EQ(r.rule, DC_RULE_SAN_UNDEFINED);
   DC_ASSERT_STREQ(r.kind, "signed-integer-overflow");
   DC_ASSERT_EQ(r.line, 13);
-  DC_ASSERT_EQ(parse_fixture("ubsan_no_stack.txt", "drv_other.so", &r),
-               DC__SAN_FOREIGN);
+  DC_ASSERT_EQ(
+      dc_test_san_parse_fixture("ubsan_no_stack.txt", "drv_other.so", &r),
+      DC__SAN_FOREIGN);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -164,8 +144,9 @@ DC_TEST(ubsan_without_stack_uses_its_source_prefix) {
 DC_TEST(report_without_driver_frame_is_not_a_driver_finding) {
   dc__san_report r;
   /* the same real ASan report, but the driver under test is another one */
-  DC_ASSERT_EQ(parse_fixture("asan_heap_overflow.txt", "echo_drv.so", &r),
-               DC__SAN_FOREIGN);
+  DC_ASSERT_EQ(
+      dc_test_san_parse_fixture("asan_heap_overflow.txt", "echo_drv.so", &r),
+      DC__SAN_FOREIGN);
   DC_ASSERT_EQ(r.rule, DC_RULE_SAN_ADDRESS); /* still classified */
   DC_ASSERT_STREQ(r.kind, "heap-buffer-overflow");
   DC_ASSERT_STREQ(r.location, "");
@@ -177,8 +158,9 @@ DC_TEST(tsan_race_on_harness_memory_is_not_blamed_on_the_driver) {
   /* a real race inside drvcheck (trace list, since fixed): the driver's
    * race_output is in the stack, below driver_output2, but the racing
    * access is the harness's own */
-  DC_ASSERT_EQ(parse_fixture("tsan_harness_race.txt", "san_race_drv.so", &r),
-               DC__SAN_FOREIGN);
+  DC_ASSERT_EQ(
+      dc_test_san_parse_fixture("tsan_harness_race.txt", "san_race_drv.so", &r),
+      DC__SAN_FOREIGN);
   DC_ASSERT_EQ(r.rule, DC_RULE_SAN_THREAD);
   DC_ASSERT_STREQ(r.kind, "data race");
 }
@@ -186,8 +168,9 @@ DC_TEST(tsan_race_on_harness_memory_is_not_blamed_on_the_driver) {
 DC_TEST(harness_only_leak_is_not_a_driver_finding) {
   dc__san_report r;
   /* a leak of drvcheck's own (before its suppression existed) */
-  DC_ASSERT_EQ(parse_fixture("lsan_harness_only.txt", "san_leak_drv.so", &r),
-               DC__SAN_FOREIGN);
+  DC_ASSERT_EQ(
+      dc_test_san_parse_fixture("lsan_harness_only.txt", "san_leak_drv.so", &r),
+      DC__SAN_FOREIGN);
   DC_ASSERT_EQ(r.rule, DC_RULE_SAN_LEAK);
 }
 
@@ -195,7 +178,8 @@ DC_TEST(unsymbolized_unloaded_driver_frame_is_not_blamed) {
   dc__san_report r;
   /* "(<unknown module>)" frames: the driver was unmapped; nothing names
    * it, so no finding (never guess) */
-  DC_ASSERT_EQ(parse_fixture("lsan_unknown_module.txt", "san_leak_drv.so", &r),
+  DC_ASSERT_EQ(dc_test_san_parse_fixture("lsan_unknown_module.txt",
+                                         "san_leak_drv.so", &r),
                DC__SAN_FOREIGN);
 }
 
@@ -209,8 +193,8 @@ DC_TEST(no_report_in_plain_text) {
 
 DC_TEST(first_report_with_a_driver_frame_wins) {
   size_t a, b;
-  char *harness = load("lsan_harness_only.txt", &a);
-  char *race = load("tsan_race.txt", &b);
+  char *harness = dc_test_san_fixture("lsan_harness_only.txt", &a);
+  char *race = dc_test_san_fixture("tsan_race.txt", &b);
   char *both = malloc(a + b);
   memcpy(both, harness, a);
   memcpy(both + a, race, b);
@@ -225,7 +209,7 @@ DC_TEST(first_report_with_a_driver_frame_wins) {
 
 DC_TEST(truncated_text_is_parsed_up_to_len) {
   size_t len;
-  char *text = load("asan_heap_overflow.txt", &len);
+  char *text = dc_test_san_fixture("asan_heap_overflow.txt", &len);
   /* cut inside the first frame line: no complete driver frame */
   const char *f0 = strstr(text, "#0 ");
   DC_ASSERT(f0);
@@ -243,7 +227,7 @@ DC_TEST(truncated_text_is_parsed_up_to_len) {
 DC_TEST(collect_reads_and_removes_the_child_log) {
   char prefix[128], path[160];
   size_t len;
-  char *text = load("tsan_race.txt", &len);
+  char *text = dc_test_san_fixture("tsan_race.txt", &len);
   snprintf(prefix, sizeof prefix, "/tmp/dc-san-test.%ld", (long)getpid());
   snprintf(path, sizeof path, "%s.%ld", prefix, 4242L);
   FILE *f = fopen(path, "wb");
@@ -266,8 +250,9 @@ DC_TEST(collect_reads_and_removes_the_child_log) {
 DC_TEST(finding_carries_rule_kind_and_driver_location) {
   dc__san_report r;
   dc__finding f;
-  DC_ASSERT_EQ(parse_fixture("tsan_race.txt", "san_race_drv.so", &r),
-               DC__SAN_DRIVER);
+  DC_ASSERT_EQ(
+      dc_test_san_parse_fixture("tsan_race.txt", "san_race_drv.so", &r),
+      DC__SAN_DRIVER);
   memset(&f, 0, sizeof f);
   dc__san_finding(&r, &f);
   DC_ASSERT_EQ(f.rule, DC_RULE_SAN_THREAD);
