@@ -1,6 +1,11 @@
 /* The output family. Expected messages were observed on OTP 25.2.3 with a
  * probe driver (same calls, ports opened with and without `binary`); they
  * match io.c deliver_read_message / deliver_vec_message. */
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "support.h"
 
 static dc__port *P;
@@ -225,4 +230,63 @@ DC_TEST(large_output_is_one_list) {
   ei_get_type(ev->etf, &i, &type, &size);
   DC_ASSERT_EQ(type, ERL_LIST_EXT); /* > 65535 bytes: no STRING_EXT */
   DC_ASSERT_EQ(size, 70000);
+}
+
+/* Runs fn in a grandchild; returns the signal that ended it, -1 for a
+ * non-zero exit status, 0 for a clean exit. */
+static int dies_of(void (*fn)(void)) {
+  fflush(NULL);
+  pid_t pid = fork();
+  DC_ASSERT(pid >= 0);
+  if (pid == 0) {
+    fn();
+    _exit(0);
+  }
+  int st = 0;
+  DC_ASSERT_EQ(waitpid(pid, &st, 0), pid);
+  return WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st) ? -1 : 0;
+}
+
+static char *unreadable; /* a PROT_NONE page */
+
+static void output_from_unreadable(void) {
+  setup(0);
+  dc__g.trace_enabled = 0;
+  driver_output(H, unreadable, 16);
+}
+
+static void output_from_readable(void) {
+  setup(0);
+  dc__g.trace_enabled = 0;
+  static char ok[16];
+  driver_output(H, ok, sizeof ok);
+}
+
+static void term_from_unreadable(void) {
+  setup(0);
+  dc__g.trace_enabled = 0;
+  ErlDrvTermData spec[] = {ERL_DRV_STRING, (ErlDrvTermData)unreadable, 16};
+  erl_drv_output_term(driver_mk_port(H), spec, 3);
+}
+
+static void term_from_readable(void) {
+  setup(0);
+  dc__g.trace_enabled = 0;
+  static char ok[16];
+  ErlDrvTermData spec[] = {ERL_DRV_STRING, (ErlDrvTermData)ok, sizeof ok};
+  if (erl_drv_output_term(driver_mk_port(H), spec, 3) != 1)
+    _exit(3);
+}
+
+DC_TEST(output_reads_the_data_with_the_trace_off) {
+  /* ERTS copies the bytes into the message, so a bad pointer crashes the
+   * node inside driver_output; with no trace to copy into, the harness
+   * must still read them or a random sequence would miss the bug. */
+  unreadable = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  DC_ASSERT(unreadable != MAP_FAILED);
+  DC_ASSERT_EQ(dies_of(output_from_unreadable), SIGSEGV);
+  DC_ASSERT_EQ(dies_of(output_from_readable), 0);
+  /* the same for the string bytes of a term spec */
+  DC_ASSERT_EQ(dies_of(term_from_unreadable), SIGSEGV);
+  DC_ASSERT_EQ(dies_of(term_from_readable), 0);
 }

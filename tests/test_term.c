@@ -350,3 +350,27 @@ DC_TEST(term_build_directly) {
   DC_ASSERT_STREQ(b, "5");
   ei_x_free(&x);
 }
+
+/* With the trace off (random sequences, the fuzz target) nothing is encoded,
+ * yet every check of both passes still reports, in the encoder's order. */
+DC_TEST(checks_run_with_the_trace_off) {
+  setup();
+  dc__g.trace_enabled = 0;
+  double d = 1.5, nan = NAN, inf = INFINITY;
+  DC_ASSERT_EQ(OUT(ERL_DRV_FLOAT, W(&d), ERL_DRV_INT, 7, ERL_DRV_TUPLE, 2), 1);
+  size_t nf;
+  dc__findings(&nf);
+  DC_ASSERT_EQ(dc__trace_count(), 0);
+  DC_ASSERT_EQ(nf, 0);
+  EXPECT_BAD(TERM_MALFORMED, ERL_DRV_FLOAT, W(&d), ERL_DRV_FLOAT, W(&nan),
+             ERL_DRV_FLOAT, W(&inf), ERL_DRV_LIST, 3);
+  /* The first non-finite float in encoding order is the one reported. */
+  DC_ASSERT(strstr(dc__findings(&nf)[0].message, "nan") != NULL);
+  EXPECT_BAD(TERM_MALFORMED, ERL_DRV_INT, 1, ERL_DRV_INT, 2, ERL_DRV_INT, 1,
+             ERL_DRV_INT, 3, ERL_DRV_MAP, 2);
+  EXPECT_BAD(TERM_MALFORMED, ERL_DRV_INT, 1, ERL_DRV_FLOAT, W(&inf),
+             ERL_DRV_MAP, 1);
+  EXPECT_BAD(TERM_BAD_REF, ERL_DRV_ATOM, W(12345));
+  DC_ASSERT_EQ(OUT(ERL_DRV_INT, 1, ERL_DRV_INT, 2, ERL_DRV_MAP, 1), 1);
+  DC_ASSERT_EQ(dc__trace_count(), 0);
+}

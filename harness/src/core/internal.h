@@ -147,6 +147,11 @@ ErlDrvTermData dc__atom(const char *name);
 /* Text of an atom term, or NULL if t is not a valid atom; static storage. */
 const char *dc__atom_text(ErlDrvTermData t);
 
+/* Reads n bytes at p, as ERTS reads data it copies into a message, when
+ * the harness itself keeps no copy (trace off): a bad pointer or length
+ * faults or trips a sanitizer inside the driver's API call. */
+void dc__touch(const void *p, size_t n);
+
 /* trace.c. Appends an event to the trace. etf/len are copied (etf may be an
  * ei_x_buff buffer, including the 131 version byte). Thread-safe. */
 void dc__trace_add(dc__ev_kind kind, ErlDrvTermData to, ErlDrvTermData from,

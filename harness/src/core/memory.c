@@ -191,6 +191,19 @@ typedef struct shard {
 static shard shards[NSHARDS];
 static _Atomic long fail_countdown;
 
+/* Per kind, bit i set: shard i may hold entries of that kind (live or
+ * quarantined). A shard's bit is only set or cleared under that shard's
+ * lock, so counting and resets visit the few shards in use instead of all
+ * 64 (a fuzz input touches a handful). Once set, a bit stays until reset:
+ * the hot path reads it and writes it only on the shard's first block. */
+static _Atomic uint64_t in_use[NKINDS];
+
+static void mark_in_use(const shard *s, int kind) {
+  uint64_t bit = (uint64_t)1 << (s - shards);
+  if (!(atomic_load_explicit(&in_use[kind], memory_order_relaxed) & bit))
+    atomic_fetch_or_explicit(&in_use[kind], bit, memory_order_relaxed);
+}
+
 static inline uint64_t mix(const void *key) {
   return (uint64_t)(uintptr_t)key * 0x9E3779B97F4A7C15ull;
 }
@@ -284,6 +297,7 @@ void dc__blk_add(dc__blk *b) {
     abort(); /* no memory for a few table slots: nothing sane is left */
   }
   put(s, b->key, b);
+  mark_in_use(s, b->kind);
   s->used++;
   s->live[b->kind]++;
   s->bytes[b->kind] += b->size;
@@ -355,9 +369,15 @@ int dc__blk_release(const void *key, int kind) {
   return rc;
 }
 
+/* A shard whose bit is clear holds no entry of kind: a block added there
+ * after the mask was read is one this count could miss anyway (it walks
+ * the shards one after another), and resets and unloads, which must be
+ * exact, run with no driver code running. */
 size_t dc__blk_live(int kind, size_t *bytes) {
   size_t n = 0, by = 0;
-  for (int i = 0; i < NSHARDS; i++) {
+  uint64_t m = atomic_load_explicit(&in_use[kind], memory_order_acquire);
+  for (; m; m &= m - 1) {
+    int i = __builtin_ctzll(m);
     spin_lock(&shards[i].mu);
     n += shards[i].live[kind];
     by += shards[i].bytes[kind];
@@ -393,10 +413,15 @@ static void reset_shard(shard *s, int kind) {
       drop(s, &s->tab[i]);
   s->live[kind] = 0;
   s->bytes[kind] = 0;
+  atomic_fetch_and_explicit(&in_use[kind], ~((uint64_t)1 << (s - shards)),
+                            memory_order_relaxed);
 }
 
+/* Only the shards marked in use can hold entries of kind (see in_use). */
 void dc__blk_reset(int kind) {
-  for (int i = 0; i < NSHARDS; i++) {
+  uint64_t m = atomic_load_explicit(&in_use[kind], memory_order_acquire);
+  for (; m; m &= m - 1) {
+    int i = __builtin_ctzll(m);
     spin_lock(&shards[i].mu);
     reset_shard(&shards[i], kind);
     spin_unlock(&shards[i].mu);

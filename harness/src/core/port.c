@@ -270,6 +270,8 @@ static void emit(dc__ev_kind k, ErlDrvTermData to, ErlDrvTermData from,
 /* The atom replies (badarg, notsup...) are short: a stack buffer, no ei_x. */
 static void emit_atom(dc__ev_kind k, ErlDrvTermData to, dc__port *p,
                       const char *atom) {
+  if (!dc__g.trace_enabled) /* the trace is its only consumer */
+    return;
   char buf[16 + MAXATOMLEN_UTF8];
   int i = 0;
   ei_encode_version(buf, &i);
@@ -284,8 +286,10 @@ static void encode_reason(ei_x_buff *x, const dc__port *p) {
     ei_x_encode_long(x, p->exit_int);
 }
 
+/* The messages below only go into the Erlang-visible trace: with the trace
+ * off (random sequences, the fuzz target) nothing is encoded. */
 void dc__port_send_tag(dc__port *p, const char *tag) {
-  if (!dc__proc_alive(p->owner))
+  if (!dc__g.trace_enabled || !dc__proc_alive(p->owner))
     return;
   ei_x_buff x;
   ei_x_new_with_version(&x);
@@ -296,6 +300,8 @@ void dc__port_send_tag(dc__port *p, const char *tag) {
 }
 
 void dc__port_open_reply(dc__port *p, const char *error) {
+  if (!dc__g.trace_enabled)
+    return;
   ei_x_buff x;
   ei_x_new_with_version(&x);
   if (error) {
@@ -594,6 +600,8 @@ static size_t encode_reply(char *buf, int bin, const char *data, size_t m) {
  * is off. */
 static dc__event *reply_event(ErlDrvTermData to, const dc__port *p, int bin,
                               const char *data, size_t m) {
+  if (!dc__g.trace_enabled)
+    return NULL;
   size_t len = encode_reply(NULL, bin, data, m);
   dc__event *ev = dc__trace_reserve(DC__EV_CONTROL_REPLY, to, p->id, len);
   if (ev)
@@ -787,7 +795,7 @@ static void send_exit_signal(dc__port *p) {
   if (!p->owner_linked)
     return;
   p->owner_linked = 0;
-  if (!dc__proc_alive(p->owner))
+  if (!dc__g.trace_enabled || !dc__proc_alive(p->owner))
     return;
   ei_x_buff x;
   ei_x_new_with_version(&x);
@@ -820,6 +828,8 @@ static void terminate_now(dc__port *p) {
   p->state = DC__PORT_DEAD;
   if (p->exit_bang)
     dc__port_send_tag(p, "closed");
+  if (!dc__g.trace_enabled)
+    return;
   ei_x_buff x;
   ei_x_new_with_version(&x);
   encode_reason(&x, p);

@@ -504,7 +504,45 @@ static int enc(tctx *c, ei_x_buff *x, int id) {
   }
 }
 
-/* Both passes. *late = 1 when the failure was in pass 2. */
+/* Pass 2 without its output, for a message nobody records (trace off):
+ * reports exactly what enc would. Every node is reachable from the root and
+ * the spec is in postfix order, so node order is the encoder's order for
+ * leaves; map key order differs (sorted), so a spec with a map is encoded
+ * into a scratch buffer instead. */
+static int late_checks(tctx *c) {
+  for (int i = 0; i < c->nnodes; i++)
+    if (NODE_OP(c, i) == ERL_DRV_MAP) {
+      ei_x_buff x;
+      if (ei_x_new(&x) < 0)
+        return -1;
+      int r = enc(c, &x, c->stack[0]);
+      ei_x_free(&x);
+      return r;
+    }
+  for (int i = 0; i < c->nnodes; i++) {
+    int op = (int)NODE_OP(c, i);
+    const ErlDrvTermData *a = c->nodes[i].w + 1;
+    /* The bytes ERTS copies into the message are read even unencoded: a
+     * bad pointer or length must fault (or trip ASan) here as in ERTS. */
+    if (op == ERL_DRV_STRING || op == ERL_DRV_STRING_CONS ||
+        (op == ERL_DRV_BUF2BINARY && a[0]))
+      dc__touch((const void *)a[0], (size_t)a[1]);
+  }
+  for (int i = 0; i < c->nnodes; i++)
+    if (NODE_OP(c, i) == ERL_DRV_FLOAT) {
+      double d = *(const double *)c->nodes[i].w[1];
+      if (!isfinite(d)) {
+        c->late = 1;
+        dc__flag_at(DC_RULE_TERM_MALFORMED, c->api, c->site,
+                    "ERL_DRV_FLOAT %f is not finite", d);
+        return -1;
+      }
+    }
+  return 0;
+}
+
+/* Both passes (x NULL: the output is not wanted, checks only). *late = 1
+ * when the failure was in pass 2. */
 static int term_build(const ErlDrvTermData *spec, int n, ei_x_buff *x,
                       const char *api, const void *site, int *late) {
   tnode nodes_small[SMALL_SPEC];
@@ -526,7 +564,9 @@ static int term_build(const ErlDrvTermData *spec, int n, ei_x_buff *x,
     ctx.stack = ctx.pool + n;
   }
   int r = parse(c, spec, n);
-  if (r == 0)
+  if (r == 0 && !x)
+    r = late_checks(c);
+  else if (r == 0)
     r = ei_x_encode_version(x) < 0 || enc(c, x, ctx.stack[0]) < 0 ? -1 : 0;
   *late = ctx.late;
   if (ctx.nodes != nodes_small) {
@@ -565,20 +605,27 @@ static void record_binaries(const ErlDrvTermData *w, int n, const char *api,
 /* Builds and delivers one message: -1 bad spec, 0 receiver gone, 1 sent. */
 static int send_term(dc__port *p, ErlDrvTermData to, ErlDrvTermData *data,
                      int len, const char *api, const void *site) {
-  ei_x_buff x;
-  if (ei_x_new(&x) < 0)
-    return -1;
-  int late, r = term_build(data, len, &x, api, site, &late);
+  ei_x_buff x, *xp = NULL;
+  /* The encoded term only goes into the trace: with it off, check only. */
+  if (dc__g.trace_enabled) {
+    if (ei_x_new(&x) < 0)
+      return -1;
+    xp = &x;
+  }
+  int late, r = term_build(data, len, xp, api, site, &late);
   if (r < 0 && !late)
     r = -1;
   else if (!dc__proc_alive(to))
     r = 0;
   else if (r == 0) {
-    dc__trace_add(DC__EV_MSG, to, p ? p->id : DC__NIL, x.buff, (size_t)x.index);
+    if (xp)
+      dc__trace_add(DC__EV_MSG, to, p ? p->id : DC__NIL, x.buff,
+                    (size_t)x.index);
     record_binaries(data, len, api, site);
     r = 1;
   }
-  ei_x_free(&x);
+  if (xp)
+    ei_x_free(xp);
   return r;
 }
 

@@ -285,11 +285,27 @@ static void put_data(char *o, int binary, const char *hbuf, size_t hlen,
     *o = ERL_NIL_EXT;
 }
 
+void dc__touch(const void *p, size_t n) {
+  static _Thread_local char sink[4096];
+  const char *b = p;
+  while (n > 0) {
+    size_t k = n < sizeof sink ? n : sizeof sink;
+    memcpy(sink, b, k);
+    b += k;
+    n -= k;
+  }
+}
+
 int dc__trace_port_data(ErlDrvTermData to, ErlDrvTermData port, int binary,
                         const char *hbuf, size_t hlen, const SysIOVec *segs,
                         int nsegs) {
-  if (!dc__g.trace_enabled)
+  if (!dc__g.trace_enabled) {
+    if (hbuf)
+      dc__touch(hbuf, hlen);
+    for (int i = 0; i < nsegs; i++)
+      dc__touch(segs[i].iov_base, segs[i].iov_len);
     return 0;
+  }
   long size = data_size(binary, hlen, segs, nsegs);
   const prefix *pre = size < 0 ? NULL : msg_prefix(port);
   if (!pre)
