@@ -2,6 +2,10 @@
 #ifndef DC_TEST_SUPPORT_H
 #define DC_TEST_SUPPORT_H
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "core/internal.h"
 #include "loader/internal.h"
 #include "runner.h"
@@ -70,6 +74,34 @@ static inline int dc_test_san_parse_fixture(const char *name,
   int rc = dc__san_parse(text, len, driver, r);
   free(text);
   return rc;
+}
+
+/* Runs fn in a forked grandchild, its stderr sent to /dev/null when quiet
+ * (an expected fatal line would clutter the test log), and returns its
+ * wait status. */
+static inline int dc_test_child_status(void (*fn)(void), int quiet) {
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid < 0)
+    DC_FAIL("fork failed");
+  if (pid == 0) {
+    if (quiet && !freopen("/dev/null", "w", stderr))
+      _exit(3);
+    fn();
+    _exit(0);
+  }
+  int st = 0;
+  if (waitpid(pid, &st, 0) != pid)
+    DC_FAIL("waitpid failed");
+  return st;
+}
+
+/* Asserts that fn, run in a grandchild, dies of SIGABRT (ERTS fatal_error
+ * ends in erts_exit(ERTS_ABORT_EXIT) = abort()). */
+static inline void dc_test_expect_abort(void (*fn)(void)) {
+  int st = dc_test_child_status(fn, 1);
+  DC_ASSERT(WIFSIGNALED(st));
+  DC_ASSERT_EQ(WTERMSIG(st), SIGABRT);
 }
 
 /* The printed form of trace event number i (0 = oldest), or NULL. */

@@ -20,20 +20,6 @@ static void reset(void) {
   dc__tls.kind = DC__THR_EMU;
 }
 
-static void expect_abort(void (*fn)(void)) {
-  fflush(NULL);
-  pid_t pid = fork();
-  DC_ASSERT(pid >= 0);
-  if (pid == 0) {
-    freopen("/dev/null", "w", stderr);
-    fn();
-    _exit(0);
-  }
-  int st = 0;
-  DC_ASSERT(waitpid(pid, &st, 0) == pid);
-  DC_ASSERT(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
-}
-
 /* ---- erl_errno_id ------------------------------------------------------- */
 
 DC_TEST(errno_ids) {
@@ -131,8 +117,8 @@ static void sysinfo_small(void) {
 
 DC_TEST(system_info_invalid_aborts) {
   /* io.c: erts_exit(ERTS_ABORT_EXIT, ...) for NULL or too small */
-  expect_abort(sysinfo_null);
-  expect_abort(sysinfo_small);
+  dc_test_expect_abort(sysinfo_null);
+  dc_test_expect_abort(sysinfo_small);
 }
 
 DC_TEST(null_func_zero) { DC_ASSERT_EQ(null_func(), 0); }

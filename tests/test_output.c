@@ -235,15 +235,7 @@ DC_TEST(large_output_is_one_list) {
 /* Runs fn in a grandchild; returns the signal that ended it, -1 for a
  * non-zero exit status, 0 for a clean exit. */
 static int dies_of(void (*fn)(void)) {
-  fflush(NULL);
-  pid_t pid = fork();
-  DC_ASSERT(pid >= 0);
-  if (pid == 0) {
-    fn();
-    _exit(0);
-  }
-  int st = 0;
-  DC_ASSERT_EQ(waitpid(pid, &st, 0), pid);
+  int st = dc_test_child_status(fn, 0);
   return WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st) ? -1 : 0;
 }
 

@@ -24,24 +24,6 @@ static void reset(void) {
   dc__tls.kind = DC__THR_EMU;
 }
 
-/* Runs fn in a grandchild and asserts it died of SIGABRT (ERTS fatal_error
- * ends in erts_exit(ERTS_ABORT_EXIT) = abort()). */
-static void expect_abort(void (*fn)(void)) {
-  fflush(NULL);
-  pid_t pid = fork();
-  DC_ASSERT(pid >= 0);
-  if (pid == 0) {
-    /* stderr would show the expected fatal line in the test log. */
-    freopen("/dev/null", "w", stderr);
-    fn();
-    _exit(0);
-  }
-  int st = 0;
-  DC_ASSERT(waitpid(pid, &st, 0) == pid);
-  DC_ASSERT(WIFSIGNALED(st));
-  DC_ASSERT_EQ(WTERMSIG(st), SIGABRT);
-}
-
 /* ---- mutex -------------------------------------------------------------- */
 
 #define N_THR 4
@@ -334,8 +316,8 @@ static void tsd_destroy_twice(void) {
 
 DC_TEST(tsd_unknown_key_aborts) {
   reset();
-  expect_abort(tsd_get_unknown);
-  expect_abort(tsd_destroy_twice);
+  dc_test_expect_abort(tsd_get_unknown);
+  dc_test_expect_abort(tsd_destroy_twice);
 }
 
 DC_TEST(tsd_destroy_with_value_reported) {
@@ -494,7 +476,7 @@ DC_TEST(stale_tid_never_joins_a_newer_thread) {
 
 static void exit_from_main(void) { erl_drv_thread_exit(NULL); }
 
-DC_TEST(thread_exit_foreign_aborts) { expect_abort(exit_from_main); }
+DC_TEST(thread_exit_foreign_aborts) { dc_test_expect_abort(exit_from_main); }
 
 DC_TEST(live_counts) {
   reset();
@@ -612,11 +594,11 @@ static void null_tsd_key(void) { erl_drv_tsd_key_create("k", NULL); }
 
 DC_TEST(null_handles_abort) {
   reset();
-  expect_abort(null_mutex_lock);
-  expect_abort(null_mutex_destroy);
-  expect_abort(null_cond_wait);
-  expect_abort(null_rwlock_rlock);
-  expect_abort(null_opts_destroy);
-  expect_abort(null_equal_tids);
-  expect_abort(null_tsd_key);
+  dc_test_expect_abort(null_mutex_lock);
+  dc_test_expect_abort(null_mutex_destroy);
+  dc_test_expect_abort(null_cond_wait);
+  dc_test_expect_abort(null_rwlock_rlock);
+  dc_test_expect_abort(null_opts_destroy);
+  dc_test_expect_abort(null_equal_tids);
+  dc_test_expect_abort(null_tsd_key);
 }

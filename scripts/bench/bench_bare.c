@@ -147,12 +147,6 @@ static void run_one(const rec *x) {
   }
 }
 
-static double clock_s(clockid_t id) {
-  struct timespec ts;
-  clock_gettime(id, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 int main(int argc, char **argv) {
   if (argc < 4) {
     fprintf(stderr, "usage: %s DRIVER.so OPLOG SECONDS\n", argv[0]);
@@ -167,18 +161,18 @@ int main(int argc, char **argv) {
   }
   snprintf(open_cmd, sizeof open_cmd, "%s", entry->driver_name);
   load_log(argv[2]);
-  double budget = atof(argv[3]), t0 = clock_s(CLOCK_MONOTONIC), t;
-  double c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+  double budget = atof(argv[3]), t0 = bench_clock_s(CLOCK_MONOTONIC), t;
+  double c0 = bench_clock_s(CLOCK_PROCESS_CPUTIME_ID);
   if (entry->init && entry->init() != 0)
     return 2;
   do {
     for (size_t i = 0; i < nrecs; i++)
       run_one(&recs[i]);
-    t = clock_s(CLOCK_MONOTONIC) - t0;
+    t = bench_clock_s(CLOCK_MONOTONIC) - t0;
   } while (t < budget);
   if (entry->finish)
     entry->finish();
-  double c = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
+  double c = bench_clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
   printf("%.0f %.0f\n", callbacks / t, c > 0 ? callbacks / c : 0);
   return 0;
 }

@@ -1,10 +1,12 @@
-/* The operation log both benchmark programs share: bench_sequencer records
- * the operations its generator produced, bench_bare replays them by calling
- * the driver callbacks directly, so both do the same driver work. */
+/* What both benchmark programs share: the operation log (bench_sequencer
+ * records the operations its generator produced, bench_bare replays them by
+ * calling the driver callbacks directly, so both do the same driver work)
+ * and the clock they read. */
 #ifndef DC_BENCH_OPS_H
 #define DC_BENCH_OPS_H
 
 #include <stdint.h>
+#include <time.h>
 
 #define BENCH_MAX_SEGS 8
 
@@ -28,5 +30,13 @@ enum {
   BENCH_CLOSE = 12,
   BENCH_UNLOAD = 13
 };
+
+/* Seconds on clock id (CLOCK_MONOTONIC for wall time,
+ * CLOCK_PROCESS_CPUTIME_ID for the CPU time the benchmark used). */
+static inline double bench_clock_s(clockid_t id) {
+  struct timespec ts;
+  clock_gettime(id, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
 
 #endif

@@ -32,12 +32,6 @@ _Static_assert(SAME(DC__OP_OPEN, BENCH_OPEN) &&
 
 #define OPS_PER_SEQ 20000
 
-static double clock_s(clockid_t id) {
-  struct timespec ts;
-  clock_gettime(id, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static unsigned long total_callbacks(void) {
   unsigned long n = 0;
   for (int i = 1; i < DC__CB_COUNT; i++)
@@ -82,15 +76,15 @@ static unsigned long one_sequence(const char *drv, uint64_t seed, FILE *log,
   unsigned long cb0 = total_callbacks();
   dc__source_gen(&src, seed, 0, OPS_PER_SEQ);
   dc__runner_init(&r);
-  double t0 = clock_s(CLOCK_MONOTONIC);
-  double c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+  double t0 = bench_clock_s(CLOCK_MONOTONIC);
+  double c0 = bench_clock_s(CLOCK_PROCESS_CPUTIME_ID);
   while (dc__source_next(&src, &r, &op)) {
     if (log)
       log_op(log, &op);
     dc__runner_exec(&r, &op);
   }
-  *secs = clock_s(CLOCK_MONOTONIC) - t0;
-  *cpu = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
+  *secs = bench_clock_s(CLOCK_MONOTONIC) - t0;
+  *cpu = bench_clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
   return total_callbacks() - cb0;
 }
 
