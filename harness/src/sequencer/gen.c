@@ -646,8 +646,6 @@ static void source_reset(dc__source *src, unsigned max_ops) {
   src->defer_fill = 0;
   src->procs_valid = 0;
   src->ss_quiet = (unsigned long)-1;
-  src->pay_style = 0;
-  src->pay_seed = 0;
 }
 
 void dc__source_gen(dc__source *src, uint64_t seed, unsigned stimuli,

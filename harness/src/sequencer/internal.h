@@ -247,10 +247,9 @@ typedef struct dc__source {
   /* No deferred stop_select was pending, seen in sync mode after the
    * dc__ss_mode_changes-th mode change (-1: not known). */
   unsigned long ss_quiet;
-  /* payload of the last generated command/control, as drawn */
-  unsigned pay_style; /* random, text, repeated byte, small number */
-  uint64_t pay_seed;
-  int defer_fill; /* 1: leave its bytes to dc__source_fill */
+  /* 1: command/control payloads are drawn but not filled; the caller
+   * supplies their bytes (the fuzz loop: raw input bytes) */
+  int defer_fill;
   /* scenario */
   const dc__scenario *scn;
   size_t pos;
@@ -267,13 +266,6 @@ void dc__source_scenario(dc__source *src, const dc__scenario *s);
  * immutable payload pools (static, never freed). Returns 1 with op filled, 0
  * at the end of the stream (the generator ends with unload). */
 int dc__source_next(dc__source *src, dc__runner *r, dc__op *op);
-/* With src->defer_fill set, a generated command/control payload is drawn
- * but its bytes are not produced: op->data is src->buf, unfilled. This
- * produces bytes [from, op->len) into src->buf and points op->data at them
- * (or, for from == 0, possibly at pool memory), so a caller that writes
- * bytes [0, from) itself (the fuzz loop's raw input bytes) fills no byte
- * twice. op is the operation dc__source_next just returned. */
-void dc__source_fill(dc__source *src, dc__op *op, size_t from);
 
 /* splitmix64: the one PRNG of the sequencer (reproducible by seed). */
 #define DC__RAND_STEP 0x9E3779B97F4A7C15ull
@@ -322,7 +314,8 @@ static inline int dc__chance(dc__source *src, unsigned pct) {
 size_t dc__gen_size(dc__source *src, size_t max);
 /* Builds the payload pools once per process (idempotent, thread-safe). */
 void dc__gen_pools(void);
-/* Draws op's payload (op->len set); bytes as dc__source_fill describes. */
+/* Draws op's payload (op->len set) and, unless src->defer_fill, produces
+ * its bytes: op->data points at pool memory or src->buf. */
 void dc__gen_payload(dc__source *src, dc__op *op);
 /* Splits a command into I/O vector pieces (op->nsegs/seg), odd and empty
  * ones included; the lengths add up to op->len. */

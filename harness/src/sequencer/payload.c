@@ -110,26 +110,23 @@ static const unsigned char *pool_window(unsigned style, uint64_t seed,
   return pool + seed % (POOL_LEN - n + 1);
 }
 
-/* Bytes [from, n) of the payload of this style and seed into buf. */
+/* The n-byte payload of this style and seed into buf. */
 static void fill_range(unsigned style, uint64_t seed, unsigned char *buf,
-                       size_t from, size_t n) {
+                       size_t n) {
   const unsigned char *w = pool_window(style, seed, n);
-  if (from >= n)
-    return;
   if (w) {
-    memcpy(buf + from, w + from, n - from);
+    memcpy(buf, w, n);
     return;
   }
   uint64_t x = dc__rand(&seed);
   if (style == STYLE_BYTE) {
-    memset(buf + from, (unsigned char)x, n - from);
+    memset(buf, (unsigned char)x, n);
     return;
   }
   /* STYLE_NUMBER: zeros, then two bytes below 100. */
   size_t zeros = n > 2 ? n - 2 : 0;
-  if (from < zeros)
-    memset(buf + from, 0, zeros - from);
-  for (size_t i = zeros > from ? zeros : from; i < n; i++)
+  memset(buf, 0, zeros);
+  for (size_t i = zeros; i < n; i++)
     buf[i] = (unsigned char)(((x >> (8 * (i - zeros))) & 0xff) % 100);
 }
 
@@ -145,26 +142,24 @@ static void fill(dc__source *src, unsigned char *buf, size_t n) {
   unsigned style;
   uint64_t seed;
   draw_payload(src, &style, &seed);
-  fill_range(style, seed, buf, 0, n);
+  fill_range(style, seed, buf, n);
 }
 
-void dc__source_fill(dc__source *src, dc__op *op, size_t from) {
-  const unsigned char *w = pool_window(src->pay_style, src->pay_seed, op->len);
-  if (from == 0 && w) {
-    op->data = w;
-    return;
-  }
-  fill_range(src->pay_style, src->pay_seed, src->buf, from, op->len);
-  op->data = src->buf;
-}
-
-/* The payload of a command or control: drawn now, its bytes produced now
- * unless the caller completes them (src->defer_fill, dc__fuzz_next). */
+/* The payload of a command or control: always drawn (so the sequence
+ * does not depend on the bytes), produced unless the caller supplies them
+ * (src->defer_fill, dc__fuzz_next). Pool windows are used in place. */
 void dc__gen_payload(dc__source *src, dc__op *op) {
-  draw_payload(src, &src->pay_style, &src->pay_seed);
+  unsigned style;
+  uint64_t seed;
+  draw_payload(src, &style, &seed);
   op->data = src->buf;
-  if (!src->defer_fill)
-    dc__source_fill(src, op, 0);
+  if (src->defer_fill)
+    return;
+  const unsigned char *w = pool_window(style, seed, op->len);
+  if (w)
+    op->data = w;
+  else
+    fill_range(style, seed, src->buf, op->len);
 }
 
 /* Splits a command into several I/O vector pieces, with odd and empty
