@@ -85,6 +85,24 @@ DC_TEST(print_floats_like_otp25) {
     EXPECT_TERM(t[i].s, ei_x_encode_double(&x_, t[i].d));
 }
 
+DC_TEST(old_float_ext_reads_exactly_its_31_bytes) {
+  /* FLOAT_EXT is 31 bytes of text; ei_decode_double's sscanf ran on into
+   * following digits (found by drvcheck_fuzz_scenario: a call's "# term"
+   * comment changed with whatever bytes followed the payload). */
+  char a[1 + 1 + 31 + 8], b[1 + 1 + 31 + 1], pa[64], pb[64];
+  a[0] = b[0] = (char)131;
+  a[1] = b[1] = ERL_FLOAT_EXT;
+  memset(a + 2, '1', 31 + 8);
+  memset(a + 2 + 31, '2', 8); /* trailing bytes, not part of the float */
+  memset(b + 2, '1', 31);
+  b[2 + 31] = '\0';
+  DC_ASSERT_EQ(dc__etf_print(a, sizeof a, pa, sizeof pa), 0);
+  DC_ASSERT_EQ(dc__etf_print(b, sizeof b, pb, sizeof pb), 0);
+  DC_ASSERT_STREQ(pa, pb);
+  /* fewer than 31 bytes left: invalid, never read past the buffer */
+  DC_ASSERT_EQ(dc__etf_check(a, 2 + 30, NULL), -1);
+}
+
 DC_TEST(print_atoms_quoted_when_needed) {
   static const struct {
     const char *name, *s;

@@ -235,6 +235,21 @@ static int etf_container(const char *b, int *i, int tag, long *kids,
   return (n < 0 || (size_t)*kids > left) ? -1 : 0;
 }
 
+int dc__etf_decode_double(const char *b, int *i, double *d) {
+  if ((unsigned char)b[*i] != ERL_FLOAT_EXT)
+    return ei_decode_double(b, i, d);
+  char txt[32]; /* the text, NUL-padded in the format; terminate it here */
+  memcpy(txt, b + *i + 1, 31);
+  txt[31] = '\0';
+  double v;
+  if (sscanf(txt, "%lf", &v) != 1)
+    return -1;
+  if (d)
+    *d = v;
+  *i += 1 + 31;
+  return 0;
+}
+
 /* Skips one scalar at *i; 0, -1 invalid, -2 valid but unsupported here. */
 static int etf_scalar(const char *b, int *i, int tag, int size, size_t len) {
   double d;
@@ -252,7 +267,9 @@ static int etf_scalar(const char *b, int *i, int tag, int size, size_t len) {
     return ei_decode_big(b, i, NULL);
   case ERL_FLOAT_EXT:
   case NEW_FLOAT_EXT:
-    if (ei_decode_double(b, i, &d) < 0 || !isfinite(d))
+    if ((size_t)*i + (tag == ERL_FLOAT_EXT ? 32 : 9) > len)
+      return -1; /* tag and 31 text or 8 IEEE bytes */
+    if (dc__etf_decode_double(b, i, &d) < 0 || !isfinite(d))
       return -1; /* the emulator never decodes a non-finite float */
     return 0;
   case ERL_ATOM_EXT:
@@ -602,7 +619,7 @@ static void put_scalar(wr *w, const char *b, int *i, int tag, int size) {
     break;
   case ERL_FLOAT_EXT:
   case NEW_FLOAT_EXT:
-    ei_decode_double(b, i, &d);
+    dc__etf_decode_double(b, i, &d);
     fmt_float(d, txt, sizeof txt);
     puts_(w, txt);
     break;

@@ -187,6 +187,11 @@ void dc__trace_reset(void);
  * version byte + term. Returns 0, -1 invalid, -2 valid but not supported by
  * the mock (compressed terms, funs). */
 int dc__etf_check(const char *etf, size_t len, size_t *used);
+/* Decodes the float at *i like ei_decode_double, but an old-style
+ * FLOAT_EXT is read from exactly its 31 text bytes (ei's sscanf would run
+ * on past them while digits follow). The caller has checked that the 31
+ * bytes are in the buffer. Returns 0 (*i advanced, *d set if d) or -1. */
+int dc__etf_decode_double(const char *b, int *i, double *d);
 /* Prints a term in the style of io:format("~w") into buf (NUL-terminated,
  * truncated with "..." when it does not fit). Pids as <0.N.0>, ports as
  * #Port<0.N>. Returns 0, or -1 when etf is not valid external format. */

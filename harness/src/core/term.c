@@ -355,7 +355,7 @@ static long double num(const char *b, int i, int *is_float) {
     return (long double)ll;
   if (ei_decode_ulonglong(b, &i, &ull) == 0)
     return (long double)ull;
-  *is_float = ei_decode_double(b, &i, &d) == 0;
+  *is_float = dc__etf_decode_double(b, &i, &d) == 0;
   return *is_float ? d : 0;
 }
 
