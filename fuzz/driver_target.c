@@ -56,12 +56,30 @@ static void take_flag(int *argc, char ***argv) {
   *argc = j;
 }
 
+/* Driver callbacks per input, for the fuzz benchmark (scripts/bench/fuzz):
+ * with DRVCHECK_FUZZ_STATS set, the totals are printed at exit. They let
+ * the benchmark say what the bare target's per-callback cost would add up
+ * to for this fuzzer's inputs, with no harness at all. */
+static unsigned long stat_inputs, stat_callbacks;
+
+static void count_callbacks(void) {
+  for (int i = 0; i < DC__CB_COUNT; i++)
+    stat_callbacks +=
+        atomic_load_explicit(&dc__g.cb_count[i], memory_order_relaxed);
+}
+
+static void print_stats(void) {
+  fprintf(stderr, "stat::drvcheck_inputs: %lu\nstat::drvcheck_callbacks: %lu\n",
+          stat_inputs, stat_callbacks);
+}
+
 /* A fresh emulator for the next input. Done at the end of an input rather
  * than at the start of the next: what the run allocated (trace events,
  * quarantined blocks) is then freed within the same input, so libFuzzer
  * counts as many frees as mallocs and does not execute the input a second
  * time to look for a leak. */
 static void fresh(void) {
+  count_callbacks();
   dc__emu_reset(1);
   dc__findings_reset();
   /* Nobody reads the Erlang-visible trace here (a finding is the only
@@ -115,6 +133,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   pin();
   dc__unload_driver();
   fresh();
+  stat_callbacks = 0; /* the initial load is not an input */
+  if (getenv("DRVCHECK_FUZZ_STATS"))
+    atexit(print_stats);
   return 0;
 }
 
@@ -123,6 +144,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   /* The emulator is fresh here: LLVMFuzzerInitialize and every input
    * leave it reset. */
   dc__stimuli_applied = 0;
+  stat_inputs++;
   if (dc__load_again(err, sizeof err) == 0)
     dc__fuzz_run(data, size, NULL, NULL);
   const dc__finding *f = dc__fuzz_first_error();

@@ -95,7 +95,7 @@ const char *dc__cb_name(dc__cb cb);
 #define DC__IS(t, tag) (((t)&DC__TAG_MASK) == (tag))
 
 /* ------------------------------------------------------------------------ */
-/* Erlang-side model (erl.c): processes, atoms, the observable trace         */
+/* Erlang-side model (erl.c, etf.c): processes, atoms, the trace, ETF        */
 
 #define DC__MAX_PROCS 256
 #define DC__MAX_ATOMS 4096
@@ -196,6 +196,23 @@ int dc__etf_decode_double(const char *b, int *i, double *d);
  * truncated with "..." when it does not fit). Pids as <0.N.0>, ports as
  * #Port<0.N>. Returns 0, or -1 when etf is not valid external format. */
 int dc__etf_print(const char *etf, size_t len, char *buf, size_t cap);
+/* Output of the ~w printers; buf is the caller's, who NUL-ends it at len. */
+typedef struct dc__wr {
+  char *buf;
+  size_t cap, len;
+  int full; /* output was cut; "..." written */
+} dc__wr;
+/* Appends s[0..n) to w, or as much as fits and then "..."; copies s. */
+void dc__put(dc__wr *w, const char *s, size_t n);
+/* Appends the NUL-terminated s to w (as dc__put); copies s. */
+void dc__puts(dc__wr *w, const char *s);
+/* Appends printf output, cut to 63 bytes, to w (as dc__put). */
+void dc__putf(dc__wr *w, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Appends a UTF-8 atom name as io_lib:write_atom does; reads utf8 only. */
+void dc__put_atom(dc__wr *w, const char *utf8);
+/* Appends the dc__etf_check'ed term at b[i] as ~w does; b is only read. */
+int dc__etf_print_walk(dc__wr *w, const char *b, int i);
 /* Prints one event as a trace line, e.g. "<0.80.0> <- {#Port<0.3>,...}". */
 int dc__event_print(const dc__event *ev, char *buf, size_t cap);
 
@@ -204,6 +221,8 @@ int dc__event_print(const dc__event *ev, char *buf, size_t cap);
 int dc__x_encode_term_word(ei_x_buff *x, ErlDrvTermData t);
 int dc__x_encode_pid(ei_x_buff *x, ErlDrvTermData pid);
 int dc__x_encode_port(ei_x_buff *x, ErlDrvTermData port);
+/* Runs ei_init once (thread-safe); call before any ei_* function. */
+void dc__ensure_ei(void);
 
 /* ------------------------------------------------------------------------ */
 /* Ports (port.c)                                                            */

@@ -619,11 +619,14 @@ int dc__select_port_fds(const dc__port *p, int *fds, int *modes, int cap) {
 
 int dc__select_deferred_pending(int *dead) {
   int n = 0, gone = 0;
-  /* Lock order is shard, then deferred_lock: copy the list first. */
+  /* Lock order is shard, then deferred_lock: copy the list first. The
+   * sequencer asks before every operation, so a short list is copied to
+   * the stack rather than to a malloc'ed buffer. */
+  pending_stop local[16];
   pthread_mutex_lock(&deferred_lock);
   size_t cnt = ndeferred;
-  pending_stop *copy = cnt ? malloc(cnt * sizeof *copy) : NULL;
-  if (copy)
+  pending_stop *copy = cnt <= 16 ? local : malloc(cnt * sizeof *copy);
+  if (copy && cnt)
     memcpy(copy, deferred, cnt * sizeof *copy);
   pthread_mutex_unlock(&deferred_lock);
   for (size_t i = 0; copy && i < cnt; i++) {
@@ -637,7 +640,8 @@ int dc__select_deferred_pending(int *dead) {
     n++;
     gone += copy[i].port && port_gone(copy[i].port);
   }
-  free(copy);
+  if (copy != local)
+    free(copy);
   if (dead)
     *dead = gone;
   return n;

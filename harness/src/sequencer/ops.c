@@ -32,13 +32,13 @@ void dc__runner_init(dc__runner *r) {
 /* Scenario process i, spawned on first use (so pid numbering follows the
  * order of first use and is reproducible). */
 static ErlDrvTermData proc_of(dc__runner *r, int i) {
-  char name[8];
+  _Static_assert(DC__MAX_SPROCS == 12, "one name per scenario process");
+  static const char *const names[DC__MAX_SPROCS] = {
+      "p0", "p1", "p2", "p3", "p4", "p5", "p6", "p7", "p8", "p9", "p10", "p11"};
   if (i < 0 || i >= DC__MAX_SPROCS)
     return 0;
-  if (!r->procs[i]) {
-    snprintf(name, sizeof name, "p%d", i);
-    r->procs[i] = dc__proc_spawn(name);
-  }
+  if (!r->procs[i])
+    r->procs[i] = dc__proc_spawn(names[i]);
   return r->procs[i];
 }
 
