@@ -127,4 +127,30 @@ static inline const char *dc_test_last_term(char *buf, size_t cap) {
   return buf;
 }
 
+/* 1 if some trace event prints exactly as `want`. */
+static inline int dc_test_has_event(const char *want) {
+  char buf[256];
+  for (size_t i = 0; dc_test_event(i, buf, sizeof buf); i++)
+    if (strcmp(buf, want) == 0)
+      return 1;
+  return 0;
+}
+
+/* Fails the test unless (DC_ASSERT_EVENT) or if (DC_ASSERT_NO_EVENT) some
+ * trace event prints exactly as the printf-formatted arguments. */
+#define DC_ASSERT_EVENT(...)                                                   \
+  do {                                                                         \
+    char want_[256];                                                           \
+    snprintf(want_, sizeof want_, __VA_ARGS__);                                \
+    if (!dc_test_has_event(want_))                                             \
+      DC_FAIL("no trace event \"%s\"", want_);                                 \
+  } while (0)
+#define DC_ASSERT_NO_EVENT(...)                                                \
+  do {                                                                         \
+    char want_[256];                                                           \
+    snprintf(want_, sizeof want_, __VA_ARGS__);                                \
+    if (dc_test_has_event(want_))                                              \
+      DC_FAIL("unexpected trace event \"%s\"", want_);                         \
+  } while (0)
+
 #endif

@@ -1,7 +1,7 @@
 /* driver_async and the async pool: where jobs run, queue selection and key
  * rewriting, FIFO per key, delivery to ready_async or async_free.
  * ERTS facts: erts/emulator/beam/erl_async.c (driver_async, async_main,
- * call_async_ready) and docs/protocol.md §3.10. */
+ * call_async_ready) and shared/spec/protocol.md §3.10. */
 #include <stdint.h>
 #include <unistd.h>
 

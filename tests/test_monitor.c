@@ -1,5 +1,5 @@
-/* Driver monitors and process exit. ERTS facts: docs/protocol.md rows 24-27
- * and §3.14 (io.c driver_monitor_process, erts_fire_port_monitor: the
+/* Driver monitors and process exit. ERTS facts: shared/spec/protocol.md rows
+ * 24-27 and §3.14 (io.c driver_monitor_process, erts_fire_port_monitor: the
  * monitor is removed after process_exit returns; driver_SUITE
  * driver_monitor). */
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /* driver_select: the fd registry, real and false events, one-shot re-arm,
  * the ERL_DRV_USE / stop_select protocol, steal and misuse reports.
  * ERTS facts come from erts/emulator/sys/common/erl_check_io.c (driver_select,
- * steal, erts_check_io) and docs/protocol.md §3.13. */
+ * steal, erts_check_io) and shared/spec/protocol.md §3.13. */
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>

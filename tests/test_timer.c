@@ -1,4 +1,4 @@
-/* Driver timers on the virtual clock. ERTS facts: docs/protocol.md rows
+/* Driver timers on the virtual clock. ERTS facts: shared/spec/protocol.md rows
  * 8-10 and §3.11 (io.c driver_set_timer/driver_read_timer, erl_port_task.c
  * timeout task; driver_SUITE timer_* and ioq_exit_timeout). */
 #include <stdio.h>
