@@ -269,6 +269,53 @@ DC_TEST_T(disable_and_suppress_rules, 60) {
   unlink(supp);
 }
 
+/* Sum of the findings' occurrence counts in a report. */
+static double occurrences(cJSON *r) {
+  double n = 0;
+  cJSON *f;
+  cJSON_ArrayForEach(f, get(r, "findings")) n += get(f, "count")->valuedouble;
+  return n;
+}
+
+/* Each suppression says how many findings it hid, counted in the forked
+ * children that ran the sequences (the same as in one process with
+ * --no-fork), and one that hid nothing is named as never matched. */
+DC_TEST_T(suppressions_report_what_they_hid, 120) {
+  const char *drv = DRV "/bad/ctx_dead_port_drv.so";
+  const char *seq = "--quiet --sequences 3";
+  cJSON *r;
+  DC_ASSERT_EQ(run_report(drv, seq, &r), 1);
+  double found = occurrences(r);
+  DC_ASSERT(found > 0);
+  cJSON_Delete(r);
+
+  char supp[] = "/tmp/dc_supp_XXXXXX", args[256];
+  int fd = mkstemp(supp);
+  DC_ASSERT(fd >= 0);
+  const char *text = "ctx.dead_port # known\nthread.lock_order # stale\n";
+  DC_ASSERT(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+  close(fd);
+  for (int no_fork = 0; no_fork < 2; no_fork++) {
+    snprintf(args, sizeof args, "%s --suppressions %s%s", seq, supp,
+             no_fork ? " --no-fork" : "");
+    DC_ASSERT_EQ(run_report(drv, args, &r), 0);
+    DC_ASSERT_EQ(cJSON_GetArraySize(get(r, "findings")), 0);
+    cJSON *sup = get(get(r, "summary"), "suppressions");
+    DC_ASSERT_EQ(cJSON_GetArraySize(sup), 2);
+    cJSON *hid = cJSON_GetArrayItem(sup, 0),
+          *stale = cJSON_GetArrayItem(sup, 1);
+    DC_ASSERT_STREQ(get(hid, "rule")->valuestring, "ctx.dead_port");
+    DC_ASSERT(get(hid, "suppressed")->valuedouble == found);
+    DC_ASSERT(get(stale, "suppressed")->valuedouble == 0);
+    char origin[64];
+    snprintf(origin, sizeof origin, "%s:2", supp);
+    DC_ASSERT_STREQ(get(stale, "origin")->valuestring, origin);
+    cJSON_Delete(r);
+    DC_ASSERT(strstr(out, "never matched: ") && strstr(out, origin));
+  }
+  unlink(supp);
+}
+
 /* A raw fuzz input replays as the scenario the fuzzer executed, and
  * convert writes that scenario as a file that replays the same way. */
 DC_TEST_T(raw_fuzz_input_replays_and_converts, 60) {

@@ -111,6 +111,19 @@ static cJSON *summary_json(const dc__report_info *in, int errors,
   cJSON_AddItemToObject(s, "never_ran", strings(in->never_ran, in->nnever));
   cJSON_AddItemToObject(s, "stimuli_applied",
                         strings(in->stimuli, in->nstimuli));
+  /* Every loaded suppression with the findings it hid (0: it matched
+   * nothing in this run). */
+  cJSON *sup = cJSON_AddArrayToObject(s, "suppressions");
+  for (int i = 0; i < dc__suppress_entries(); i++) {
+    dc__suppress_info e;
+    dc__suppress_get(i, &e);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "rule", dc_rule_id((int)e.rule));
+    cJSON_AddStringToObject(o, "where", e.where);
+    cJSON_AddStringToObject(o, "origin", e.origin);
+    cJSON_AddNumberToObject(o, "suppressed", e.hits);
+    cJSON_AddItemToArray(sup, o);
+  }
   return s;
 }
 

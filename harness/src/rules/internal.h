@@ -80,8 +80,30 @@ int dc__suppress_load(const char *path, char *errbuf, size_t cap);
 /* 1 (and counted) if a finding of rule at location (or, when location is
  * empty, in callback) is suppressed. Used by the reporter. */
 int dc__suppressed(dc_rule rule, const char *location, const char *callback);
-/* Findings suppressed so far in this process. */
+/* Findings suppressed so far in this process (all entries together). */
 unsigned dc__suppressed_count(void);
+
+#define DC__MAX_SUPPRESS 256 /* entries over all loaded files */
+
+/* One loaded entry; the strings are suppress.c's static storage, valid
+ * until dc__suppress_reset. */
+typedef struct dc__suppress_info {
+  dc_rule rule;
+  const char *where;  /* location substring, "" = every finding of rule */
+  const char *origin; /* "file:line" it was loaded from */
+  unsigned hits;      /* findings it suppressed so far in this process */
+} dc__suppress_info;
+
+/* Number of loaded entries; entry i (0 <= i < that) into *out. */
+int dc__suppress_entries(void);
+void dc__suppress_get(int i, dc__suppress_info *out);
+/* Copies each entry's hit count into out[0..cap) (caller-owned); returns
+ * how many entries there are. Lock-free and async-signal-safe: a forked
+ * unit publishes its counts from a fatal-signal handler too. */
+int dc__suppress_hits(unsigned *out, int cap);
+/* Adds counts another process recorded (a forked unit's, per entry, as
+ * dc__suppress_hits gave them) to this process's. */
+void dc__suppress_add_hits(const unsigned *hits, int n);
 /* Forgets all suppressions and zeroes the count. */
 void dc__suppress_reset(void);
 

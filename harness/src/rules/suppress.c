@@ -6,10 +6,12 @@
  * A finding is suppressed when its rule matches and, if a substring is
  * given, the substring occurs in the finding's location (the driver's
  * "object(symbol+0xoff)") -- or in its callback name when the finding has
- * no location (unload leaks, stuck ports). Suppressed findings are counted,
- * never recorded. A file is applied whole or not at all: any bad line makes
- * dc__suppress_load fail with a message naming file and line.
- * Loading happens before a run; matching reads the table without a lock. */
+ * no location (unload leaks, stuck ports). Suppressed findings are counted
+ * per entry, never recorded: the summary and the report say what each
+ * entry hid, so an entry that no longer matches anything shows up. A file is
+ * applied whole or not at all: any bad line makes dc__suppress_load fail with a
+ * message naming file and line. Loading happens before a run; matching reads
+ * the table without a lock. */
 #include <ctype.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -18,16 +20,17 @@
 
 #include "internal.h"
 
-#define MAX_SUPPRESS 256
+#define MAX_SUPPRESS DC__MAX_SUPPRESS
 
 typedef struct entry {
   dc_rule rule;
-  char where[128]; /* substring, "" = every finding of the rule */
+  char where[128];  /* substring, "" = every finding of the rule */
+  char origin[160]; /* file:line */
 } entry;
 
 static entry table[MAX_SUPPRESS];
+static _Atomic unsigned hits[MAX_SUPPRESS];
 static _Atomic int nentries;
-static _Atomic unsigned suppressed;
 
 static char *trim(char *s) {
   while (isspace((unsigned char)*s))
@@ -68,6 +71,7 @@ static int parse_line(char *line, const char *file, int no, entry *out,
   }
   out->rule = (dc_rule)r;
   snprintf(out->where, sizeof out->where, "%s", rest);
+  snprintf(out->origin, sizeof out->origin, "%.140s:%d", file, no);
   return 1;
 }
 
@@ -99,6 +103,8 @@ int dc__suppress_load(const char *path, char *errbuf, size_t cap) {
   if (rc != 0)
     return rc;
   memcpy(&table[base], parsed, (size_t)n * sizeof *parsed);
+  for (int i = base; i < base + n; i++)
+    atomic_store(&hits[i], 0);
   atomic_store(&nentries, base + n); /* publish after the entries */
   return 0;
 }
@@ -110,16 +116,45 @@ int dc__suppressed(dc_rule rule, const char *location, const char *callback) {
     if (table[i].rule != rule)
       continue;
     if (!table[i].where[0] || strstr(in, table[i].where)) {
-      atomic_fetch_add(&suppressed, 1);
+      atomic_fetch_add(&hits[i], 1);
       return 1;
     }
   }
   return 0;
 }
 
-unsigned dc__suppressed_count(void) { return atomic_load(&suppressed); }
+unsigned dc__suppressed_count(void) {
+  unsigned n = 0;
+  for (int i = 0; i < atomic_load(&nentries); i++)
+    n += atomic_load(&hits[i]);
+  return n;
+}
+
+int dc__suppress_entries(void) { return atomic_load(&nentries); }
+
+void dc__suppress_get(int i, dc__suppress_info *out) {
+  out->rule = table[i].rule;
+  out->where = table[i].where;
+  out->origin = table[i].origin;
+  out->hits = atomic_load(&hits[i]);
+}
+
+int dc__suppress_hits(unsigned *out, int cap) {
+  int n = atomic_load(&nentries);
+  for (int i = 0; i < n && i < cap; i++)
+    out[i] = atomic_load(&hits[i]);
+  return n;
+}
+
+void dc__suppress_add_hits(const unsigned *in, int n) {
+  int have = atomic_load(&nentries);
+  for (int i = 0; i < n && i < have; i++)
+    if (in[i])
+      atomic_fetch_add(&hits[i], in[i]);
+}
 
 void dc__suppress_reset(void) {
   atomic_store(&nentries, 0);
-  atomic_store(&suppressed, 0);
+  for (int i = 0; i < MAX_SUPPRESS; i++)
+    atomic_store(&hits[i], 0);
 }

@@ -46,6 +46,7 @@ typedef struct shm_hdr {
   volatile unsigned nops; /* operations logged */
   unsigned long callbacks[DC__CB_COUNT];
   unsigned stimuli;
+  unsigned supp_hits[DC__MAX_SUPPRESS]; /* per suppression, in this unit */
   volatile int illegal;
   volatile unsigned illegal_step;
   volatile pid_t emu_tid; /* the child's emulator thread, for the probe */
@@ -219,10 +220,18 @@ static void log_trace(dc__exec *ex, unsigned step, const dc__event **last) {
   }
 }
 
+/* Suppression hit counts when the unit began: a forked child starts with
+ * the parent's totals and publishes only what it added. */
+static unsigned supp_base[DC__MAX_SUPPRESS];
+
 static void publish_counts(shm_hdr *h) {
+  unsigned now[DC__MAX_SUPPRESS];
   for (int i = 0; i < DC__CB_COUNT; i++)
     h->callbacks[i] = dc__g.cb_count[i];
   h->stimuli = dc__stimuli_applied;
+  int n = dc__suppress_hits(now, DC__MAX_SUPPRESS);
+  for (int i = 0; i < n && i < DC__MAX_SUPPRESS; i++)
+    h->supp_hits[i] = now[i] - supp_base[i];
 }
 
 static void run_ops(dc__exec *ex, const dc__exec_unit *u, dc__source *src) {
@@ -267,6 +276,7 @@ static void child_main(dc__exec *ex, const dc__exec_unit *u) {
   shm_hdr *h = ex->hdr;
   Dl_info di;
   h->emu_tid = (pid_t)syscall(SYS_gettid);
+  dc__suppress_hits(supp_base, DC__MAX_SUPPRESS);
   dc__findings_share(ex->findings, ex->findings_bytes);
   dc__emu_reset(ex->cfg.async_threads);
   /* Only units that report their trace (smoke, replay) record it: in a
@@ -518,6 +528,7 @@ static void collect(dc__exec *ex, dc__exec_result *res) {
   snprintf(res->driver_name, sizeof res->driver_name, "%s", h->driver_name);
   memcpy(res->callbacks, h->callbacks, sizeof res->callbacks);
   res->stimuli = h->stimuli;
+  memcpy(res->supp_hits, h->supp_hits, sizeof res->supp_hits);
   res->illegal = h->illegal;
   res->illegal_step = h->illegal_step;
   collect_ops(ex, res);
@@ -542,6 +553,9 @@ int dc__exec_run(dc__exec *ex, const dc__exec_unit *u, dc__exec_result *res) {
     child_main(ex, u);
     dc__findings_share(NULL, 0);
     collect(ex, res);
+    /* The unit ran in this process: its suppressions are counted here
+     * already, and must not be added again from the result. */
+    memset(res->supp_hits, 0, sizeof res->supp_hits);
     return 0;
   }
   fflush(stdout); /* or the child would flush our buffered output again */

@@ -362,7 +362,10 @@ typedef struct dc__exec_result {
   size_t nfindings;
   unsigned long callbacks[DC__CB_COUNT];
   unsigned stimuli; /* dc__stimuli_applied in the unit */
-  int illegal;      /* an operation was not legal (DC_ESTATE) */
+  /* findings each suppression hid in a forked unit (0 when the unit ran in
+   * this process: those are counted here already) */
+  unsigned supp_hits[DC__MAX_SUPPRESS];
+  int illegal; /* an operation was not legal (DC_ESTATE) */
   unsigned illegal_step;
   int crashed, hung;    /* cb.crash / cb.hang recorded */
   char **trace;         /* trace lines (collect_trace), malloc'ed */

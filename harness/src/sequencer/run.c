@@ -155,6 +155,7 @@ static void absorb(run_state *st, const dc__exec_result *res, const char *label,
   for (int i = 0; i < DC__CB_COUNT; i++)
     st->callbacks[i] += res->callbacks[i];
   st->stimuli |= res->stimuli;
+  dc__suppress_add_hits(res->supp_hits, DC__MAX_SUPPRESS);
   for (size_t i = 0; i < res->nfindings; i++) {
     int is_new, idx = dc__report_merge(&res->findings[i], &is_new);
     if (idx >= 0 && is_new &&
@@ -420,6 +421,34 @@ static void print_findings(const run_state *st, int *errors, int *warnings) {
          *errors, *warnings);
 }
 
+/* What the suppression files hid, and which entries matched nothing (stale
+ * entries hide the next real finding of their rule without anyone
+ * noticing). */
+static void print_suppressions(void) {
+  int n = dc__suppress_entries(), matched = 0;
+  unsigned hidden = 0;
+  if (n == 0)
+    return;
+  for (int i = 0; i < n; i++) {
+    dc__suppress_info e;
+    dc__suppress_get(i, &e);
+    hidden += e.hits;
+    matched += e.hits > 0;
+  }
+  printf("suppressed: %u finding(s), by %d of %d suppression(s)", hidden,
+         matched, n);
+  for (int i = 0, first = 1; i < n; i++) {
+    dc__suppress_info e;
+    dc__suppress_get(i, &e);
+    if (e.hits)
+      continue;
+    printf("%s %s (%s)", first ? "; never matched:" : ",", e.origin,
+           dc_rule_id((int)e.rule));
+    first = 0;
+  }
+  printf("\n");
+}
+
 /* --write-scenarios: DIR/<rule>-<n>.scn for every finding with operations. */
 static int write_scenarios(const run_state *st, char *errbuf, size_t cap) {
   size_t n;
@@ -509,6 +538,7 @@ static int finish(run_state *st, double t0, dc_result *res, char *errbuf,
   in->ntrace = st->trace.n;
   print_coverage(st);
   print_findings(st, &res->errors, &res->warnings);
+  print_suppressions();
   int rc = st->cfg->scenario_dir ? write_scenarios(st, errbuf, errcap) : 0;
   in->duration_ms = now_ms() - t0;
   if (rc == 0 && st->cfg->report_path) {
