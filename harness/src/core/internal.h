@@ -44,6 +44,7 @@
 #ifndef DC__SAN_SLOWDOWN
 #define DC__SAN_SLOWDOWN 1 /* plain builds */
 #endif
+#define DC__TSAN (DC__SAN_SLOWDOWN == 10) /* a ThreadSanitizer build */
 
 /* ------------------------------------------------------------------------ */
 /* Callbacks                                                                 */

@@ -136,11 +136,15 @@ NOSAN const char *__tsan_default_options(void) {
      * calls dladdr/backtrace in the signal handler of a dying child.
      * die_after_fork=0: the async pool outlives emulator resets, so a run
      * unit may be forked while its (idle) workers exist; the child forgets
-     * them (async.c, at fork) and starts its own. */
+     * them (async.c, at fork) and starts its own.
+     * atexit_sleep_ms=50: TSan's _exit waits (1 s by default) for other
+     * threads to report races; every run unit ends in _exit with the
+     * async workers alive, so each unit (every shrink candidate too) took
+     * a second longer. Driver threads still get 50 ms to report. */
     append(opts, sizeof opts,
            "symbolize=1:halt_on_error=0:second_deadlock_stack=1:"
-           "report_signal_unsafe=0:die_after_fork=0:print_summary="
-           "1:" FRAME_FORMAT);
+           "report_signal_unsafe=0:die_after_fork=0:atexit_sleep_ms=50:"
+           "print_summary=1:" FRAME_FORMAT);
     add_suppressions(opts, sizeof opts, "tsan.supp");
   }
   return opts;
