@@ -183,6 +183,31 @@ DC_TEST(unsymbolized_unloaded_driver_frame_is_not_blamed) {
                DC__SAN_FOREIGN);
 }
 
+/* A lock-order inversion among erl_drv mutexes is thread.lock_order's
+ * finding (named locks, found in every build): TSan's report of the same
+ * cycle must not add a san.thread duplicate. */
+DC_TEST(tsan_lock_order_of_erl_drv_mutexes_is_left_to_lockdep) {
+  dc__san_report r;
+  DC_ASSERT_EQ(dc_test_san_parse_fixture("tsan_lock_order_erl_drv.txt",
+                                         "thread_lock_order_drv.so", &r),
+               DC__SAN_NONE);
+  DC_ASSERT_EQ(r.nreports, 0);
+}
+
+/* The same cycle on the driver's own pthread mutexes is invisible to the
+ * emulator's lockdep: TSan's report is the finding. */
+DC_TEST(tsan_lock_order_of_pthread_mutexes_is_san_thread) {
+  dc__san_report r;
+  DC_ASSERT_EQ(dc_test_san_parse_fixture("tsan_lock_order_pthread.txt",
+                                         "/tmp/lk/raw_lock_order_drv.so", &r),
+               DC__SAN_DRIVER);
+  DC_ASSERT_EQ(r.rule, DC_RULE_SAN_THREAD);
+  DC_ASSERT(strstr(r.kind, "lock-order-inversion") == r.kind);
+  DC_ASSERT_STREQ(r.function, "lo_output");
+  DC_ASSERT_EQ(r.line, 72);
+  DC_ASSERT_EQ(r.nreports, 1);
+}
+
 DC_TEST(no_report_in_plain_text) {
   dc__san_report r;
   const char *t = "sequences: 1 smoke\n#0 is not a frame here\n";

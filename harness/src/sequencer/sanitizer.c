@@ -268,7 +268,27 @@ typedef struct cur_report {
   /* TSan data races: only the two access stacks count, and in each only
    * the accessing frame (see race_frame) */
   int race, access_stack, access_seen;
+  /* TSan lock-order inversions: stacks seen, and whether one of them took
+   * (or made) a lock other than through the erl_drv lock API */
+  int lock_order, stacks, stack_checked, other_lock;
 } cur_report;
+
+/* A TSan lock-order inversion among erl_drv mutexes and rwlocks only is
+ * exactly what thread.lock_order reports (with the locks' names): a second
+ * san.thread finding for the same cycle would be a duplicate. Each stack's
+ * first frame with a source location (after the pthread interceptor) tells
+ * who took or created the lock. */
+static void lock_frame(cur_report *c, slice line, const frame *f) {
+  if (line.n > 2 && line.p[1] == '0' && line.p[2] == ' ') {
+    c->stacks++; /* "#0 ..." opens a stack */
+    c->stack_checked = 0;
+  }
+  if (c->stack_checked || !f->file.n)
+    return;
+  c->stack_checked = 1;
+  if (f->function.n < 8 || memcmp(f->function.p, "erl_drv_", 8) != 0)
+    c->other_lock = 1;
+}
 
 /* A TSan data race is the driver's only when the racing access itself is
  * driver code. A race on the harness's own memory has the driver deeper in
@@ -286,6 +306,8 @@ static int race_frame(cur_report *c, const frame *f, slice base, slice stem) {
 
 static void emit(dc__san_report *out, cur_report *c, slice base, slice stem,
                  int *result) {
+  if (c->lock_order && c->stacks && !c->other_lock)
+    return; /* thread.lock_order's (see lock_frame) */
   out->nreports++;
   /* frames, when there are any, win over UBSan's one-line location */
   if (!c->have_hit && c->ub_loc.file.n && base.n &&
@@ -334,6 +356,7 @@ int dc__san_parse(const char *text, size_t len, const char *driver_path,
       c.rule = rule, c.kind = kind, c.head = t, open = 1;
       c.race = rule == DC_RULE_SAN_THREAD && kind.n == 9 &&
                memcmp(kind.p, "data race", 9) == 0;
+      c.lock_order = rule == DC_RULE_SAN_THREAD && find(kind, "lock-order");
       /* UBSan without print_stacktrace has no frames, only this prefix;
        * it names no module, so only the file-name test can use it. */
       const char *ub = find(t, ": runtime error: ");
@@ -342,7 +365,11 @@ int dc__san_parse(const char *text, size_t len, const char *driver_path,
                    &c.ub_loc.line);
     } else if (open && t.n && t.p[0] == '#') {
       frame f;
-      if (c.have_hit || !parse_frame(t, &f) || !base.n)
+      if (!parse_frame(t, &f))
+        continue;
+      if (c.lock_order)
+        lock_frame(&c, t, &f);
+      if (c.have_hit || !base.n)
         continue;
       if (c.race ? race_frame(&c, &f, base, stem) : in_driver(&f, base, stem))
         c.hit = f, c.have_hit = 1;
