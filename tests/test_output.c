@@ -239,10 +239,10 @@ static int dies_of(void (*fn)(void)) {
   return WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st) ? -1 : 0;
 }
 
-/* A fault: SIGSEGV, or under TSan, whose own SEGV handler reports the
- * fault and exits, a non-zero exit. */
+/* A fault: SIGSEGV, or in a sanitizer build, whose runtime's own SEGV
+ * handler reports the fault and exits, a non-zero exit. */
 static int faulted(int how) {
-  return how == SIGSEGV || (DC__TSAN && how == -1);
+  return how == SIGSEGV || (DC__SAN_SLOWDOWN > 1 && how == -1);
 }
 
 static char *unreadable; /* a PROT_NONE page */
