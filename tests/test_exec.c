@@ -28,7 +28,7 @@ static void parse(dc__scenario *s, const char *text) {
 static void run_text(dc__exec *ex, const char *text, dc__exec_result *res) {
   static dc__source src;
   dc__scenario s;
-  dc__exec_unit u = {&src, 0, 0, 1, 0};
+  dc__exec_unit u = {.src = &src, .collect_trace = 1};
   parse(&s, text);
   dc__source_scenario(&src, &s);
   DC_ASSERT_EQ(dc__exec_run(ex, &u, res), 0);
@@ -176,7 +176,7 @@ DC_TEST_T(shrinks_a_40_op_scenario_to_the_few_needed, 120) {
   DC_ASSERT(saw1 && saw3);
   /* and it reproduces the same rule at the same location */
   static dc__source src;
-  dc__exec_unit u = {&src, 0, 0, 0, 0};
+  dc__exec_unit u = {.src = &src};
   dc__source_scenario(&src, &out);
   DC_ASSERT_EQ(dc__exec_run(ex, &u, &again), 0);
   DC_ASSERT(dc__finding_same(only_finding(&again, "cb.crash"), target));

@@ -8,6 +8,7 @@
  * segfault, abort, loop forever -- the parent still has the scenario up to
  * the fatal operation, every finding so far, and the callback that was
  * running. The parent never loads the driver itself. */
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <execinfo.h>
@@ -57,6 +58,8 @@ typedef struct shm_hdr {
   char crash_loc[160];
   volatile size_t oplog_len;
   volatile size_t trace_len;
+  volatile unsigned batch_ran; /* sequences of a batch started */
+  uint64_t batch_seed;         /* the last one's */
 } shm_hdr;
 
 struct dc__exec {
@@ -244,11 +247,13 @@ static void log_trace(dc__exec *ex, unsigned step, const dc__event **last) {
 /* Suppression hit counts when the unit began: a forked child starts with
  * the parent's totals and publishes only what it added. */
 static unsigned supp_base[DC__MAX_SUPPRESS];
+/* Callbacks of the batch's earlier sequences (each reset the emulator). */
+static unsigned long batch_callbacks[DC__CB_COUNT];
 
 static void publish_counts(shm_hdr *h) {
   unsigned now[DC__MAX_SUPPRESS];
   for (int i = 0; i < DC__CB_COUNT; i++)
-    h->callbacks[i] = dc__g.cb_count[i];
+    h->callbacks[i] = batch_callbacks[i] + dc__g.cb_count[i];
   h->stimuli = dc__stimuli_applied;
   int n = dc__suppress_hits(now, DC__MAX_SUPPRESS);
   for (int i = 0; i < n && i < DC__MAX_SUPPRESS; i++)
@@ -293,20 +298,19 @@ static void run_ops(dc__exec *ex, const dc__exec_unit *u, dc__source *src) {
   }
 }
 
-static void child_main(dc__exec *ex, const dc__exec_unit *u) {
+static double now_ms(void);
+
+/* A fresh emulator with the driver loaded; fills the load fields of h.
+ * Returns dc__load_driver's result. */
+static int fresh_load(dc__exec *ex, const dc__exec_unit *u) {
   shm_hdr *h = ex->hdr;
   Dl_info di;
-  h->emu_tid = (pid_t)syscall(SYS_gettid);
-  dc__suppress_hits(supp_base, DC__MAX_SUPPRESS);
-  dc__findings_share(ex->findings, ex->findings_bytes);
   dc__emu_reset(ex->cfg.async_threads);
   /* Only units that report their trace (smoke, replay) record it: in a
    * random sequence nobody reads it, and copying every message would be
    * the costliest thing the harness does per output. */
   dc__g.trace_enabled = u->collect_trace;
   dc__findings_reset();
-  dc__stimuli_applied = 0;
-  dc__cb_watch = &h->watch;
   drv_base = NULL;
   h->load_rc = IN_PROGRESS;
   int rc =
@@ -314,11 +318,86 @@ static void child_main(dc__exec *ex, const dc__exec_unit *u) {
   h->have_entry =
       dc__loader_entry_copy(&h->entry, h->driver_name, sizeof h->driver_name);
   h->load_rc = rc;
-  if (rc == 0) {
-    if (dladdr(dc__g.entry, &di)) {
-      drv_base = di.dli_fbase;
-      dc__san_pin_driver(di.dli_fname); /* symbolizable at the leak check */
+  if (rc == 0 && dladdr(dc__g.entry, &di)) {
+    drv_base = di.dli_fbase;
+    dc__san_pin_driver(di.dli_fname); /* symbolizable at the leak check */
+  }
+  return rc;
+}
+
+/* Entries of a /proc directory (threads, fds), or -1. */
+static int count_entries(const char *dir) {
+  DIR *d = opendir(dir);
+  int n = 0;
+  if (!d)
+    return -1;
+  for (struct dirent *e; (e = readdir(d));)
+    n += e->d_name[0] != '.';
+  closedir(d);
+  return n;
+}
+
+/* The next sequence of a batch may run in this child only if it starts as
+ * fresh as in a child of its own, or its finding would not replay alone:
+ * the library was really unmapped at unload (its statics start over at the
+ * next dlopen; sanitizer builds pin it, a NODELETE library stays), and the
+ * driver left no thread (that could run unmapped code) and no fd behind. */
+static int can_continue(const char *path, int threads0, int fds0) {
+  int threads = 0;
+  void *still = dlopen(path, RTLD_LAZY | RTLD_NOLOAD);
+  if (still) {
+    dlclose(still);
+    return 0;
+  }
+  dc__thread_live_counts(&threads, NULL);
+  return threads == 0 && threads0 >= 0 &&
+         count_entries("/proc/self/task") == threads0 &&
+         count_entries("/proc/self/fd") == fds0;
+}
+
+/* Random sequences one after another, each on a fresh emulator and a fresh
+ * load; what the parent gets is the last one's operations and findings. */
+static void run_batch(dc__exec *ex, const dc__exec_unit *u, int threads0,
+                      int fds0) {
+  shm_hdr *h = ex->hdr;
+  uint64_t seeds = u->seeds;
+  double end = now_ms() + u->batch_ms;
+  for (unsigned k = 0; k < u->batch; k++) {
+    if (k > 0) {
+      for (int i = 0; i < DC__CB_COUNT; i++)
+        batch_callbacks[i] += dc__g.cb_count[i];
+      h->oplog_len = 0;
+      h->nops = 0;
+      h->step = 0;
+      if (fresh_load(ex, u) != 0)
+        return;
     }
+    h->batch_seed = dc__rand(&seeds);
+    h->batch_ran = k + 1;
+    dc__source_gen(u->src, h->batch_seed, 0, u->max_ops);
+    run_ops(ex, u, u->src);
+    dc__conc_stop();
+    size_t nf;
+    dc__findings(&nf);
+    if (nf || h->illegal || k + 1 == u->batch || now_ms() >= end ||
+        !can_continue(ex->cfg.driver_path, threads0, fds0))
+      return;
+  }
+}
+
+static void child_main(dc__exec *ex, const dc__exec_unit *u) {
+  shm_hdr *h = ex->hdr;
+  h->emu_tid = (pid_t)syscall(SYS_gettid);
+  dc__suppress_hits(supp_base, DC__MAX_SUPPRESS);
+  dc__findings_share(ex->findings, ex->findings_bytes);
+  dc__stimuli_applied = 0;
+  dc__cb_watch = &h->watch;
+  /* what a batch's sequences must leave as they found it (the async pool's
+   * threads exist from the emulator reset in fresh_load on) */
+  dc__emu_reset(ex->cfg.async_threads);
+  int threads0 = count_entries("/proc/self/task");
+  int fds0 = count_entries("/proc/self/fd");
+  if (fresh_load(ex, u) == 0) {
     dc__scenario smoke;
     dc__source *src = u->src, *own = NULL;
     dc__scenario_init(&smoke);
@@ -327,7 +406,9 @@ static void child_main(dc__exec *ex, const dc__exec_unit *u) {
       dc__source_scenario(own, &smoke);
       src = own;
     }
-    if (src)
+    if (u->batch > 1 && src && !own)
+      run_batch(ex, u, threads0, fds0);
+    else if (src)
       run_ops(ex, u, src);
     else if (dc__g.loaded)
       dc__unload_driver();
@@ -550,6 +631,8 @@ static void collect(dc__exec *ex, dc__exec_result *res) {
   memcpy(res->callbacks, h->callbacks, sizeof res->callbacks);
   res->stimuli = h->stimuli;
   memcpy(res->supp_hits, h->supp_hits, sizeof res->supp_hits);
+  res->batch_ran = h->batch_ran;
+  res->batch_seed = h->batch_seed;
   res->illegal = h->illegal;
   res->illegal_step = h->illegal_step;
   collect_ops(ex, res);

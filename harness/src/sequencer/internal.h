@@ -348,6 +348,15 @@ typedef struct dc__exec_unit {
   uint64_t seed;
   int collect_trace;   /* 1: keep the Erlang-visible trace lines */
   int stop_on_illegal; /* 1: end the unit at the first DC_ESTATE op */
+  /* A batch of random sequences in one child (batch > 1): sequence k runs
+   * the generator from the k-th dc__rand draw of `seeds`, max_ops long,
+   * into src. The child ends the batch after a sequence with a finding,
+   * after batch_ms, or when the next one could not start as fresh as in
+   * its own child (exec.c, can_continue). */
+  unsigned batch;
+  uint64_t seeds;
+  size_t max_ops;
+  double batch_ms;
 } dc__exec_unit;
 
 /* Result of one unit; owned by the caller, freed with dc__exec_result_free. */
@@ -371,6 +380,10 @@ typedef struct dc__exec_result {
   char **trace;         /* trace lines (collect_trace), malloc'ed */
   unsigned *trace_step; /* operation index each trace line followed */
   size_t ntrace;
+  /* batches: sequences started (the last one is what ops, findings and a
+   * crash belong to; coverage counts all), and the last one's seed */
+  unsigned batch_ran;
+  uint64_t batch_seed;
 } dc__exec_result;
 
 typedef struct dc__exec dc__exec;

@@ -18,6 +18,12 @@
 #include "internal.h"
 
 #define MAX_OPS 120 /* operations per random sequence */
+/* Random sequences per child, and the child's time slice: a fork, a load
+ * and the copy-on-write faults cost ~2 ms, 20 times a 120-operation
+ * sequence; a child runs sequences one after another as long as each
+ * starts as fresh as in a child of its own (exec.c, run_batch). */
+#define BATCH 64
+#define BATCH_MS 250.0
 #define DEFAULT_TIME_S 10.0
 #define SHRINK_ATTEMPTS 400                  /* candidate runs per finding */
 #define SHRINK_MS (15000 * DC__SAN_SLOWDOWN) /* wall-time net per finding */
@@ -197,11 +203,39 @@ static void take_driver_info(run_state *st, const dc__exec_result *res) {
 static int gen_unit(run_state *st, dc__source *src, uint64_t seed,
                     unsigned stimuli, const char *label) {
   dc__exec_result res;
-  dc__exec_unit u = {src, 0, 0, 0, 0};
+  dc__exec_unit u = {.src = src};
   dc__source_gen(src, seed, stimuli, MAX_OPS);
   int rc = dc__exec_run(st->ex, &u, &res);
   if (rc == 0)
     absorb(st, &res, label, seed, 1);
+  dc__exec_result_free(&res);
+  return rc;
+}
+
+/* Random sequences i, i+1, ... (at most n) in one child; *ran gets how
+ * many ran, and *seeds moves on by as many draws. Findings belong to the
+ * last one: the child stops after a sequence with a finding. */
+static int random_batch(run_state *st, dc__source *src, uint64_t *seeds,
+                        unsigned n, double ms, unsigned i, unsigned *ran) {
+  dc__exec_result res;
+  dc__exec_unit u = {.src = src,
+                     .batch = n,
+                     .seeds = *seeds,
+                     .max_ops = MAX_OPS,
+                     .batch_ms = ms};
+  char label[48];
+  uint64_t first = *seeds;
+  first = dc__rand(&first);
+  if (n == 1) /* a batch of one is an ordinary unit */
+    dc__source_gen(src, first, 0, MAX_OPS);
+  int rc = dc__exec_run(st->ex, &u, &res);
+  /* a child that died before its first sequence began ran that one */
+  *ran = res.batch_ran ? res.batch_ran : 1;
+  for (unsigned k = 0; k < *ran; k++)
+    dc__rand(seeds);
+  snprintf(label, sizeof label, "random %u", i + *ran - 1);
+  if (rc == 0)
+    absorb(st, &res, label, res.batch_ran ? res.batch_seed : first, 1);
   dc__exec_result_free(&res);
   return rc;
 }
@@ -224,14 +258,16 @@ static int run_sequences(run_state *st) {
     rc = gen_unit(st, src, dc__rand(&tseed), 1u << b, label);
     st->info.targeted++;
   }
-  for (unsigned i = 0; rc == 0; i++) {
-    if (cfg->sequences && i >= cfg->sequences)
+  for (unsigned i = 0, ran = 0; rc == 0; i += ran) {
+    double left = budget - (now_ms() - t0 - st->shrink_ms);
+    if ((cfg->sequences && i >= cfg->sequences) || (budget > 0 && left <= 0))
       break;
-    if (budget > 0 && now_ms() - t0 - st->shrink_ms >= budget)
-      break;
-    snprintf(label, sizeof label, "random %u", i);
-    rc = gen_unit(st, src, dc__rand(&rseed), 0, label);
-    st->info.random++;
+    unsigned n = cfg->sequences && cfg->sequences - i < BATCH
+                     ? cfg->sequences - i
+                     : BATCH;
+    rc = random_batch(st, src, &rseed, n,
+                      budget > 0 && left < BATCH_MS ? left : BATCH_MS, i, &ran);
+    st->info.random += ran;
   }
   free(src);
   return rc;
@@ -280,7 +316,7 @@ static int replay(run_state *st, char *errbuf, size_t errcap) {
   dc__scenario_init(&s);
   int rc = src ? load_replay(st, &s, errbuf, errcap) : DC_ENOMEM;
   if (rc == 0) {
-    dc__exec_unit u = {src, 0, 0, 1, 0};
+    dc__exec_unit u = {.src = src, .collect_trace = 1};
     dc__source_scenario(src, &s);
     rc = dc__exec_run(st->ex, &u, &res);
     if (rc == 0) {
@@ -302,7 +338,7 @@ static int replay(run_state *st, char *errbuf, size_t errcap) {
 
 static int run_all(run_state *st, char *errbuf, size_t errcap) {
   dc__exec_result res;
-  dc__exec_unit u = {NULL, 1, st->cfg->seed, 1, 0};
+  dc__exec_unit u = {.smoke = 1, .seed = st->cfg->seed, .collect_trace = 1};
   int rc = dc__exec_run(st->ex, &u, &res);
   if (rc != 0)
     return rc;

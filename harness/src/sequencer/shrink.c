@@ -39,7 +39,7 @@ static int exhausted(const shrinker *s) {
 /* 1 if running ops[0..n) is legal throughout and fires the target. */
 static int reproduces(shrinker *s, const dc__op *ops, size_t n) {
   dc__scenario view = {.ops = (dc__op *)ops, .n = n, .cap = n};
-  dc__exec_unit u = {s->src, 0, 0, 0, 1};
+  dc__exec_unit u = {.src = s->src, .stop_on_illegal = 1};
   dc__exec_result res;
   int hit = 0;
   if (exhausted(s))
