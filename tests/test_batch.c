@@ -12,6 +12,10 @@
 #define OPS 120 /* as drvcheck run's random sequences */
 #define SEEDS 0x5EED5EEDull
 
+/* Sanitizer builds pin the driver's library for the leak check's symbols
+ * (sanitizer.c): it is never unmapped, so a batch is one sequence there. */
+static unsigned batch_of(unsigned n) { return dc__san_active() ? 1 : n; }
+
 static dc__exec *open_exec(const char *drv) {
   dc__exec *ex;
   dc__exec_config cfg = {drv, 1, 0, 0};
@@ -45,10 +49,10 @@ DC_TEST_T(batch_sequences_start_from_fresh_statics, 120) {
   dc__exec *ex = open_exec(BAD "exec_statics_drv.so");
   dc__exec_result res;
   run_batch(ex, 64, &res);
-  DC_ASSERT_EQ(res.batch_ran, 64);
+  DC_ASSERT_EQ(res.batch_ran, batch_of(64));
   DC_ASSERT_EQ(res.nfindings, 0);
   DC_ASSERT(!res.crashed);
-  DC_ASSERT(res.callbacks[DC__CB_START] > 120);
+  DC_ASSERT(res.batch_ran == 1 || res.callbacks[DC__CB_START] > 120);
   dc__exec_result_free(&res);
   dc__exec_close(ex);
 }
@@ -77,8 +81,8 @@ DC_TEST_T(batch_coverage_is_the_sum_of_its_sequences, 120) {
   unsigned long sum[DC__CB_COUNT] = {0};
   uint64_t seed;
   run_batch(ex, 8, &res);
-  DC_ASSERT_EQ(res.batch_ran, 8);
-  for (unsigned k = 0; k < 8; k++) {
+  DC_ASSERT_EQ(res.batch_ran, batch_of(8));
+  for (unsigned k = 0; k < res.batch_ran; k++) {
     run_single(ex, k, &one, &seed);
     for (int i = 0; i < DC__CB_COUNT; i++)
       sum[i] += one.callbacks[i];
@@ -111,6 +115,11 @@ DC_TEST_T(batch_returns_the_sequence_of_its_finding, 240) {
     dc__exec_result_free(&one);
   }
   DC_ASSERT(k > 0); /* else nothing shows the batch went past a sequence */
+  if (batch_of(64) == 1) { /* only the plain build batches */
+    dc__exec_result_free(&one);
+    dc__exec_close(ex);
+    return;
+  }
   run_batch(ex, 64, &res);
   DC_ASSERT_EQ(res.batch_ran, k + 1);
   DC_ASSERT_EQ(res.batch_seed, seed);
