@@ -95,7 +95,9 @@ static void fresh(void) {
  * while the driver is loaded, so this only marks the loaded object. */
 static void pin(void) {
 #ifndef DC_STATIC_INIT
-  if (!dlopen(driver_path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE)) {
+  char dl[4096];
+  if (!dlopen(dc__dl_name(driver_path, dl, sizeof dl),
+              RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE)) {
     fprintf(stderr, "drvcheck_fuzz_driver: %s\n", dlerror());
     exit(2);
   }

@@ -269,6 +269,17 @@ DC_TEST_T(disable_and_suppress_rules, 60) {
   unlink(supp);
 }
 
+/* A driver in the current directory, named without a '/': dlopen alone
+ * would look for it in the library search path and not find it. */
+DC_TEST_T(driver_in_the_current_directory_loads_by_its_bare_name, 60) {
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd, "cd %s && %s run echo_drv.so --quiet --sequences 2",
+           DRV, BIN);
+  int rc = run(cmd, out, sizeof out, err, sizeof err);
+  if (rc != 0 || !strstr(out, "echo_drv: 0 error(s), 0 warning(s)"))
+    DC_FAIL("exit %d, stdout \"%s\", stderr \"%s\"", rc, out, err);
+}
+
 /* Sum of the findings' occurrence counts in a report. */
 static double occurrences(cJSON *r) {
   double n = 0;

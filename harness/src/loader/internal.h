@@ -13,6 +13,11 @@
  * DC_ENOENT / DC_ENOTSO / DC_ENOINIT / DC_EUNRESOLVED with a one-line message
  * in errbuf (caller-owned). */
 int dc__load_driver(const char *path, char *errbuf, size_t cap);
+/* The name dlopen must be given for the file at path: "./" in front of a
+ * bare file name, which dlopen would otherwise look up in the library
+ * search path instead of the current directory. Written into buf
+ * (caller-owned); returns buf, or path itself when it already has a '/'. */
+const char *dc__dl_name(const char *path, char *buf, size_t cap);
 
 /* As dc__load_driver for a driver linked into this executable
  * (STATIC_ERLANG_DRIVER): init_fn is its <name>_driver_init. */

@@ -219,9 +219,16 @@ static void remember(ErlDrvEntry *(*init_fn)(void), const char *name,
   last.is_static = is_static;
 }
 
+const char *dc__dl_name(const char *path, char *buf, size_t cap) {
+  if (strchr(path, '/'))
+    return path;
+  snprintf(buf, cap, "./%s", path);
+  return buf;
+}
+
 int dc__load_driver(const char *path, char *errbuf, size_t cap) {
   struct stat st;
-  char name[128], sym[160];
+  char name[128], sym[160], dl[4096];
   if (stat(path, &st) != 0) {
     snprintf(errbuf, cap, "%s: %s", path, strerror(errno));
     return DC_ENOENT;
@@ -231,7 +238,7 @@ int dc__load_driver(const char *path, char *errbuf, size_t cap) {
     return DC_ENOTSO;
   }
   have_seen = 0;
-  void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  void *h = dlopen(dc__dl_name(path, dl, sizeof dl), RTLD_NOW | RTLD_LOCAL);
   if (!h)
     return dlopen_error(path, errbuf, cap);
   base_name(path, name, sizeof name);

@@ -344,7 +344,9 @@ static int count_entries(const char *dir) {
  * driver left no thread (that could run unmapped code) and no fd behind. */
 static int can_continue(const char *path, int threads0, int fds0) {
   int threads = 0;
-  void *still = dlopen(path, RTLD_LAZY | RTLD_NOLOAD);
+  char dl[4096];
+  void *still =
+      dlopen(dc__dl_name(path, dl, sizeof dl), RTLD_LAZY | RTLD_NOLOAD);
   if (still) {
     dlclose(still);
     return 0;
