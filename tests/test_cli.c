@@ -280,6 +280,20 @@ DC_TEST_T(driver_in_the_current_directory_loads_by_its_bare_name, 60) {
     DC_FAIL("exit %d, stdout \"%s\", stderr \"%s\"", rc, out, err);
 }
 
+/* --no-fork runs every unit (batches of random sequences too) in the one
+ * process: the report must be the one the forked run writes. */
+DC_TEST_T(no_fork_gives_the_forked_report, 120) {
+  const char *drv = DRV "/echo_drv.so";
+  cJSON *a, *b;
+  DC_ASSERT_EQ(run_report(drv, "--quiet --sequences 200", &a), 0);
+  DC_ASSERT_EQ(run_report(drv, "--quiet --sequences 200 --no-fork", &b), 0);
+  cJSON_DeleteItemFromObject(get(a, "run"), "duration_ms");
+  cJSON_DeleteItemFromObject(get(b, "run"), "duration_ms");
+  DC_ASSERT(cJSON_Compare(a, b, 1));
+  cJSON_Delete(a);
+  cJSON_Delete(b);
+}
+
 /* Sum of the findings' occurrence counts in a report. */
 static double occurrences(cJSON *r) {
   double n = 0;

@@ -391,6 +391,8 @@ static void child_main(dc__exec *ex, const dc__exec_unit *u) {
   shm_hdr *h = ex->hdr;
   h->emu_tid = (pid_t)syscall(SYS_gettid);
   dc__suppress_hits(supp_base, DC__MAX_SUPPRESS);
+  /* zero also with --no-fork, where every unit runs in this process */
+  memset(batch_callbacks, 0, sizeof batch_callbacks);
   dc__findings_share(ex->findings, ex->findings_bytes);
   dc__stimuli_applied = 0;
   dc__cb_watch = &h->watch;
