@@ -33,17 +33,23 @@ static inline void dc_test_load_static(ErlDrvEntry *(*init_fn)(void)) {
     DC_FAIL("loading static driver: %d %s", rc, err);
 }
 
+/* Opens a port of the loaded driver with command `cmd` and open options
+ * `opts` (DC__OPT_*) for process `owner`; fails the test, naming the
+ * open_port error, if it does not open. The port belongs to the emulator. */
+static inline dc__port *dc_test_open_port(const char *cmd, int opts,
+                                          ErlDrvTermData owner) {
+  dc__open_result r = dc__port_open(cmd, opts, owner);
+  if (!r.port)
+    DC_FAIL("open_port of %s failed: %s", cmd, r.error ? r.error : "?");
+  return r.port;
+}
+
 /* Loads a driver entry compiled into the test (dc_test_load_static), then
- * opens one port of it with command `cmd` and open options `opts`
- * (DC__OPT_*) owned by a fresh process; fails the test if it does not
- * open. The port belongs to the emulator. */
+ * opens one port of it (dc_test_open_port) owned by a fresh process. */
 static inline dc__port *dc_test_open_static(ErlDrvEntry *(*init_fn)(void),
                                             const char *cmd, int opts) {
   dc_test_load_static(init_fn);
-  dc__open_result r = dc__port_open(cmd, opts, dc__proc_spawn("owner"));
-  if (!r.port)
-    DC_FAIL("open_port of %s failed", cmd);
-  return r.port;
+  return dc_test_open_port(cmd, opts, dc__proc_spawn("owner"));
 }
 
 /* Reads the captured sanitizer report tests/fixtures/san/<name> into a

@@ -98,10 +98,7 @@ static void setup_with(int threads, int with_ready) {
 static void setup(void) { setup_with(1, 1); }
 
 static dc__port *open_port(void) {
-  dc__open_result r = dc__port_open("asynctest", 0, owner);
-  if (!r.port)
-    DC_FAIL("open_port failed: %s", r.error ? r.error : "?");
-  return r.port;
+  return dc_test_open_port("asynctest", 0, owner);
 }
 
 /* driver_async as the driver calls it: from a callback of port p. */

@@ -87,6 +87,15 @@ static cJSON *get(cJSON *o, const char *path) {
   return o;
 }
 
+/* Writes text to a new file named from the mkstemp template path (the
+ * caller's buffer, completed in place). */
+static void write_temp(char *path, const char *text) {
+  int fd = mkstemp(path);
+  DC_ASSERT(fd >= 0);
+  DC_ASSERT(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+  close(fd);
+}
+
 /* Runs drvcheck on a driver, returns the exit code and the parsed report. */
 static int run_report(const char *drv, const char *extra, cJSON **report) {
   char cmd[1024], path[] = "/tmp/dc_cli_report_XXXXXX";
@@ -250,11 +259,7 @@ DC_TEST_T(disable_and_suppress_rules, 60) {
                     "--disable");
 
   char supp[] = "/tmp/dc_supp_XXXXXX", args[256];
-  int fd = mkstemp(supp);
-  DC_ASSERT(fd >= 0);
-  const char *good = "entry.flags # known: flag 0x100 is ours\n";
-  DC_ASSERT(write(fd, good, strlen(good)) == (ssize_t)strlen(good));
-  close(fd);
+  write_temp(supp, "entry.flags # known: flag 0x100 is ours\n");
   snprintf(args, sizeof args, "--quiet --sequences 1 --suppressions %s", supp);
   DC_ASSERT_EQ(run_report(DRV "/bad/bad_flags.so", args, &r), 0);
   DC_ASSERT_EQ(cJSON_GetArraySize(get(r, "findings")), 0);
@@ -315,11 +320,7 @@ DC_TEST_T(suppressions_report_what_they_hid, 120) {
   cJSON_Delete(r);
 
   char supp[] = "/tmp/dc_supp_XXXXXX", args[256];
-  int fd = mkstemp(supp);
-  DC_ASSERT(fd >= 0);
-  const char *text = "ctx.dead_port # known\nthread.lock_order # stale\n";
-  DC_ASSERT(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
-  close(fd);
+  write_temp(supp, "ctx.dead_port # known\nthread.lock_order # stale\n");
   for (int no_fork = 0; no_fork < 2; no_fork++) {
     snprintf(args, sizeof args, "%s --suppressions %s%s", seq, supp,
              no_fork ? " --no-fork" : "");

@@ -242,10 +242,7 @@ static void setup(int flags) {
 }
 
 static dc__port *open_port(void) {
-  dc__open_result r = dc__port_open("ctxtest", 0, owner);
-  if (!r.port)
-    DC_FAIL("open_port failed: %s", r.error ? r.error : "?");
-  return r.port;
+  return dc_test_open_port("ctxtest", 0, owner);
 }
 
 static void control(dc__port *p, unsigned cmd) {

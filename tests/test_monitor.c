@@ -64,10 +64,7 @@ static ErlDrvPort setup(void) {
   dc_test_load_static(tmon_init);
   owner = dc__proc_spawn("owner");
   target = dc__proc_spawn("target");
-  dc__open_result r = dc__port_open("tmon", 0, owner);
-  if (!r.port)
-    DC_FAIL("open failed");
-  return dc__port_handle(r.port);
+  return dc__port_handle(dc_test_open_port("tmon", 0, owner));
 }
 
 DC_TEST(process_exit_fires_with_pid_visible_inside) {

@@ -188,10 +188,7 @@ static void load(int flags) {
 }
 
 static dc__port *open_port(int opts) {
-  dc__open_result r = dc__port_open("tport a b", opts, owner);
-  if (!r.port)
-    DC_FAIL("open_port failed: %s", r.error ? r.error : "?");
-  return r.port;
+  return dc_test_open_port("tport a b", opts, owner);
 }
 
 static int control(dc__port *p, unsigned cmd, const char *data) {

@@ -48,10 +48,7 @@ static void setup(void) {
 }
 
 static dc__port *open_port(ErlDrvTermData owner) {
-  dc__open_result r = dc__port_open("resettest", 0, owner);
-  if (!r.port)
-    DC_FAIL("open_port failed: %s", r.error ? r.error : "?");
-  return r.port;
+  return dc_test_open_port("resettest", 0, owner);
 }
 
 /* ---- async jobs ------------------------------------------------------------

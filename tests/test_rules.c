@@ -113,10 +113,7 @@ static dc__port *start(int uses, int bad, int flags) {
       .driver_flags = flags,
   };
   dc_test_load_static(linit);
-  dc__open_result r = dc__port_open("rul_life", 0, dc__proc_spawn("owner"));
-  if (!r.port)
-    DC_FAIL("open failed: %s", r.error ? r.error : "?");
-  return r.port;
+  return dc_test_open_port("rul_life", 0, dc__proc_spawn("owner"));
 }
 
 static void send_cmd(dc__port *p, const char *s) {

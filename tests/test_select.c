@@ -100,10 +100,7 @@ static void setup_with(int with_ready, int with_stop) {
 static void setup(void) { setup_with(1, 1); }
 
 static dc__port *open_port(void) {
-  dc__open_result r = dc__port_open("seltest", 0, owner);
-  if (!r.port)
-    DC_FAIL("open_port failed: %s", r.error ? r.error : "?");
-  return r.port;
+  return dc_test_open_port("seltest", 0, owner);
 }
 
 /* driver_select as the driver calls it: from a callback of port p. */

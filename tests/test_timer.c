@@ -82,10 +82,7 @@ static ErlDrvEntry *ttimer_init(void) { return &entry; }
 static ErlDrvTermData owner;
 
 static ErlDrvPort open_one(void) {
-  dc__open_result r = dc__port_open("ttimer", 0, owner);
-  if (!r.port)
-    DC_FAIL("open failed");
-  return dc__port_handle(r.port);
+  return dc__port_handle(dc_test_open_port("ttimer", 0, owner));
 }
 
 static ErlDrvPort setup(void) {

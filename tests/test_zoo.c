@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/msan_shim.h" /* MSan: cJSON hooks for report parsing */
+#include "core/internal.h" /* DC__SAN_SLOWDOWN; MSan: the cJSON hooks */
 #include "drvcheck/drvcheck.h"
 #include "runner.h"
 
@@ -45,17 +45,7 @@ static const struct {
  * budget (harness/src/core/ctx.c, never a false positive); the zoo driver's
  * 20 ms of pure arithmetic, which no sanitizer slows, then falls under it.
  * Its detection is what the plain build's test asserts. */
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define SAN_BUILD 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) ||     \
-    __has_feature(memory_sanitizer)
-#define SAN_BUILD 1
-#endif
-#endif
-#ifndef SAN_BUILD
-#define SAN_BUILD 0
-#endif
+#define SAN_BUILD (DC__SAN_SLOWDOWN > 1)
 
 static const char *scaled_reason(const char *rule) {
   return SAN_BUILD && strcmp(rule, "cb.lengthy") == 0

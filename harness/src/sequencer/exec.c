@@ -300,17 +300,21 @@ static void run_ops(dc__exec *ex, const dc__exec_unit *u, dc__source *src) {
 
 static double now_ms(void);
 
-/* A fresh emulator with the driver loaded; fills the load fields of h.
- * Returns dc__load_driver's result. */
-static int fresh_load(dc__exec *ex, const dc__exec_unit *u) {
-  shm_hdr *h = ex->hdr;
-  Dl_info di;
+/* A fresh emulator (the async pool's threads exist from here on). */
+static void fresh_emulator(dc__exec *ex, const dc__exec_unit *u) {
   dc__emu_reset(ex->cfg.async_threads);
   /* Only units that report their trace (smoke, replay) record it: in a
    * random sequence nobody reads it, and copying every message would be
    * the costliest thing the harness does per output. */
   dc__g.trace_enabled = u->collect_trace;
   dc__findings_reset();
+}
+
+/* Loads the driver into the fresh emulator; fills the load fields of h.
+ * Returns dc__load_driver's result. */
+static int child_load(dc__exec *ex) {
+  shm_hdr *h = ex->hdr;
+  Dl_info di;
   drv_base = NULL;
   h->load_rc = IN_PROGRESS;
   int rc =
@@ -371,7 +375,8 @@ static void run_batch(dc__exec *ex, const dc__exec_unit *u, int threads0,
       h->oplog_len = 0;
       h->nops = 0;
       h->step = 0;
-      if (fresh_load(ex, u) != 0)
+      fresh_emulator(ex, u);
+      if (child_load(ex) != 0)
         return;
     }
     h->batch_seed = dc__rand(&seeds);
@@ -396,12 +401,11 @@ static void child_main(dc__exec *ex, const dc__exec_unit *u) {
   dc__findings_share(ex->findings, ex->findings_bytes);
   dc__stimuli_applied = 0;
   dc__cb_watch = &h->watch;
-  /* What a batch's sequences must leave as they found it, taken after a
-   * first reset has started the async pool's threads. */
-  dc__emu_reset(ex->cfg.async_threads);
+  fresh_emulator(ex, u);
+  /* what a batch's sequences must leave as they found it */
   int threads0 = u->batch > 1 ? count_entries("/proc/self/task") : -1;
   int fds0 = u->batch > 1 ? count_entries("/proc/self/fd") : -1;
-  if (fresh_load(ex, u) == 0) {
+  if (child_load(ex) == 0) {
     dc__scenario smoke;
     dc__source *src = u->src, *own = NULL;
     dc__scenario_init(&smoke);
@@ -410,7 +414,7 @@ static void child_main(dc__exec *ex, const dc__exec_unit *u) {
       dc__source_scenario(own, &smoke);
       src = own;
     }
-    if (u->batch > 1 && src && !own)
+    if (u->batch && src && !own)
       run_batch(ex, u, threads0, fds0);
     else if (src)
       run_ops(ex, u, src);

@@ -348,7 +348,7 @@ typedef struct dc__exec_unit {
   uint64_t seed;
   int collect_trace;   /* 1: keep the Erlang-visible trace lines */
   int stop_on_illegal; /* 1: end the unit at the first DC_ESTATE op */
-  /* A batch of random sequences in one child (batch > 1): sequence k runs
+  /* A batch of random sequences in one child (batch >= 1): sequence k runs
    * the generator from the k-th dc__rand draw of `seeds`, max_ops long,
    * into src. The child ends the batch after a sequence with a finding,
    * after batch_ms, or when the next one could not start as fresh as in

@@ -226,8 +226,6 @@ static int random_batch(run_state *st, dc__source *src, uint64_t *seeds,
   char label[48];
   uint64_t first = *seeds;
   first = dc__rand(&first);
-  if (n == 1) /* a batch of one is an ordinary unit */
-    dc__source_gen(src, first, 0, MAX_OPS);
   int rc = dc__exec_run(st->ex, &u, &res);
   /* a child that died before its first sequence began ran that one */
   *ran = res.batch_ran ? res.batch_ran : 1;
